@@ -1,0 +1,64 @@
+"""Sphinx configuration of the deepref book (``sphinx-build -c conf book build/html``)."""
+
+import os
+import sys
+
+# The kernel that executes chapters must be this environment's, not a `python3`
+# kernelspec found earlier on the Jupyter path (it could not import deepref).
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    [os.path.join(sys.prefix, "share", "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+)
+
+project = "deepref"
+author = "The deepref authors"
+copyright = "2026, The deepref authors"
+release = "0.1.0"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "sphinx_design",
+    "sphinx_copybutton",
+    "sphinxcontrib.bibtex",
+]
+
+root_doc = "index"
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+myst_dmath_double_inline = True
+
+# Execution: every cell runs; an error fails the build. The cache keys only on
+# cell text, so CI (DEEPREF_FORCE_EXECUTION=1) always re-executes.
+nb_execution_mode = "force" if os.environ.get("DEEPREF_FORCE_EXECUTION") else "cache"
+nb_execution_cache_path = os.environ.get(
+    "DEEPREF_JUPYTER_CACHE", os.path.join(os.path.dirname(__file__), "..", "build", ".jupyter_cache")
+)
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 180
+nb_kernel_rgx_aliases = {".*": "python3"}
+nb_merge_streams = True
+
+bibtex_bibfiles = ["../book/references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+}
+# Offline builds cannot fetch inventories; a failed fetch is only a warning we must not turn into an error.
+intersphinx_timeout = 5
+
+html_theme = "sphinx_book_theme"
+html_title = "deepref"
+html_static_path = ["_static"]
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": True,
+}
+numfig = True
+math_numfig = True
+math_eqref_format = "({number})"

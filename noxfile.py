@@ -1,0 +1,51 @@
+"""nox sessions: ``tests``, ``docs``, ``lint``.
+
+``nox -s tests`` installs the package with its test, book and oracle extras and
+runs: the whole suite on NumPy (unit tests, doctests, every chapter executed,
+oracle comparisons), the unit suite again on array-api-strict, and on CuPy,
+which skips with a reason where no GPU is visible.
+
+``nox -s docs`` builds the executed HTML book into ``build/html``; every
+chapter is executed (forced on CI, cached locally), and any cell error or
+Sphinx warning fails the build.
+"""
+
+import os
+import shutil
+import sys
+
+import nox
+
+nox.options.sessions = ["tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# The CPU build of PyTorch for the oracle tests (a plain `torch` would pull a multi-GB CUDA build).
+TORCH = "torch==2.13.0"
+
+
+@nox.session(python=PYTHON)
+def tests(session):
+    """Unit tests, doctests, chapters and oracles on NumPy; unit tests on array-api-strict and CuPy."""
+    extras = "test,book,oracle,gpu" if shutil.which("nvidia-smi") else "test,book,oracle"
+    session.install("-e", f".[{extras}]", TORCH)
+    session.run("pytest", *session.posargs, env={"DEEPREF_BACKEND": "numpy"})
+    unit = ["pytest", "tests", "-m", "not chapter and not oracle", "-p", "no:doctest", "-q"]
+    session.run(*unit, env={"DEEPREF_BACKEND": "array_api_strict"})
+    session.run(*unit, "--backend-cupy", env={"DEEPREF_BACKEND": "numpy"})
+
+
+@nox.session(python=PYTHON)
+def docs(session):
+    """The executed HTML book in build/html (forced execution on CI; -W turns warnings into errors)."""
+    session.install("-e", ".[book]")
+    env = {"DEEPREF_FORCE_EXECUTION": "1"} if os.environ.get("CI") else {}
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "-c", "conf", "book", "build/html", env=env)
+    session.log("open build/html/index.html in a browser")
+
+
+@nox.session(python=PYTHON)
+def lint(session):
+    """ruff over the package, tests, chapters' config and this file."""
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "conf", "noxfile.py")

@@ -1,0 +1,11 @@
+"""deepref: the reference library of the deepref deep-learning textbook.
+
+Every module implements a derivation of the book, on NumPy or CuPy
+(see :mod:`deepref.backend`).
+"""
+
+from . import backend, data, gradcheck, nn, optim, train, validation
+
+__version__ = "0.1.0"
+
+__all__ = ["backend", "data", "gradcheck", "nn", "optim", "train", "validation", "__version__"]

@@ -1,0 +1,43 @@
+"""Layers, losses and their forward/backward pairs."""
+
+from . import init
+from .activations import (
+    LeakyReLU,
+    Maxout,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    maxout_backward,
+    maxout_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from .linear import Linear, linear_backward, linear_forward
+from .losses import (
+    BCEWithLogits,
+    L1Loss,
+    Loss,
+    MSELoss,
+    SoftmaxCrossEntropy,
+    bce_with_logits_backward,
+    bce_with_logits_forward,
+    l1_backward,
+    l1_forward,
+    log_softmax,
+    mse_backward,
+    mse_forward,
+    one_hot,
+    softmax,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
+from .module import Module, Parameter, Sequential
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,186 @@
+"""Losses, each a forward/backward pair returning the mean over the batch.
+
+Softmax cross-entropy from logits ``z`` (N, C) and labels ``y`` (N,):
+``L = mean_n (logsumexp(z_n) - z_{n, y_n})``, computed after subtracting each
+row's maximum so ``exp`` cannot overflow; ``dL/dz = (softmax(z) - onehot(y)) / N``.
+
+Binary cross-entropy from logits: with ``p = sigmoid(z)``,
+``-y log p - (1 - y) log(1 - p) = max(z, 0) - z y + log(1 + exp(-|z|))``
+(the stable form); ``dL/dz = (p - y) / N``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import get_namespace
+from ..validation import check_ndim, check_same_shape, check_shape
+from .activations import sigmoid
+from .module import Module
+
+
+def log_softmax(z, axis: int = -1):
+    """``z - logsumexp(z)`` along ``axis``, stable for large logits."""
+    xp = get_namespace(z)
+    shifted = z - xp.max(z, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(z, axis: int = -1):
+    """Probabilities ``exp(z) / sum(exp(z))`` along ``axis``, stable for large logits."""
+    return get_namespace(z).exp(log_softmax(z, axis))
+
+
+def one_hot(y, num_classes: int, dtype):
+    """``(N,)`` integer labels to an ``(N, num_classes)`` array of 0/1 in ``dtype``."""
+    xp = get_namespace(y)
+    return xp.astype(y[:, None] == xp.arange(num_classes, dtype=y.dtype)[None, :], dtype)
+
+
+class CrossEntropyCache(NamedTuple):
+    probs: object
+    target: object
+
+
+def _check_labels(z, y) -> None:
+    check_ndim("logits", z, 2, "(N, C)")
+    check_shape("labels", y, (z.shape[0],))
+    xp = get_namespace(y)
+    if "int" not in str(y.dtype):
+        raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
+    if y.shape[0] and (int(xp.min(y)) < 0 or int(xp.max(y)) >= z.shape[1]):
+        raise ValueError(f"labels must lie in [0, {z.shape[1]}), got values in [{int(xp.min(y))}, {int(xp.max(y))}]")
+
+
+def softmax_cross_entropy_forward(z, y):
+    """Mean softmax cross-entropy.
+
+    Parameters
+    ----------
+    z : (N, C) array
+        Logits.
+    y : (N,) integer array
+        Class labels in ``[0, C)``.
+
+    Returns
+    -------
+    loss : 0-D array
+    cache : CrossEntropyCache
+    """
+    _check_labels(z, y)
+    xp = get_namespace(z)
+    log_probs = log_softmax(z, axis=1)
+    target = one_hot(y, z.shape[1], z.dtype)
+    loss = -xp.sum(log_probs * target) / z.shape[0]
+    return loss, CrossEntropyCache(xp.exp(log_probs), target)
+
+
+def softmax_cross_entropy_backward(dloss, cache: CrossEntropyCache):
+    """``dz = dloss * (softmax(z) - onehot(y)) / N``, shape (N, C)."""
+    return dloss * (cache.probs - cache.target) / cache.probs.shape[0]
+
+
+class BCECache(NamedTuple):
+    probs: object
+    y: object
+
+
+def bce_with_logits_forward(z, y):
+    """Mean binary cross-entropy from logits.
+
+    Parameters
+    ----------
+    z : array, any shape
+        Logits.
+    y : array, shape of ``z``
+        Targets in ``[0, 1]``.
+
+    Returns
+    -------
+    loss : 0-D array
+    cache : BCECache
+    """
+    check_same_shape("logits", z, "targets", y)
+    xp = get_namespace(z, y)
+    per_element = xp.maximum(z, 0.0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
+    return xp.mean(per_element), BCECache(sigmoid(z), y)
+
+
+def bce_with_logits_backward(dloss, cache: BCECache):
+    """``dz = dloss * (sigmoid(z) - y) / size``."""
+    return dloss * (cache.probs - cache.y) / _size(cache.y)
+
+
+class DifferenceCache(NamedTuple):
+    diff: object
+
+
+def _size(a) -> int:
+    size = 1
+    for d in a.shape:
+        size *= d
+    return size
+
+
+def mse_forward(pred, target):
+    """Mean squared error ``mean((pred - target)**2)`` over all elements (shapes must match)."""
+    check_same_shape("pred", pred, "target", target)
+    diff = pred - target
+    return get_namespace(diff).mean(diff**2), DifferenceCache(diff)
+
+
+def mse_backward(dloss, cache: DifferenceCache):
+    """``dpred = dloss * 2 (pred - target) / size``."""
+    return dloss * 2.0 * cache.diff / _size(cache.diff)
+
+
+def l1_forward(pred, target):
+    """Mean absolute error ``mean(|pred - target|)`` over all elements."""
+    check_same_shape("pred", pred, "target", target)
+    diff = pred - target
+    return get_namespace(diff).mean(get_namespace(diff).abs(diff)), DifferenceCache(diff)
+
+
+def l1_backward(dloss, cache: DifferenceCache):
+    """``dpred = dloss * sign(pred - target) / size`` (sub-gradient 0 at equality)."""
+    return dloss * get_namespace(cache.diff).sign(cache.diff) / _size(cache.diff)
+
+
+class Loss(Module):
+    """A loss as a module: ``forward(pred, target)`` returns a 0-D array, ``backward(dloss=1.0)`` returns ``dpred``."""
+
+    _pair: tuple
+
+    def forward(self, pred, target):
+        loss, self._cache = type(self)._pair[0](pred, target)
+        return loss
+
+    def backward(self, dloss=1.0):
+        return type(self)._pair[1](dloss, self._cache)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax cross-entropy from logits (N, C) and integer labels (N,)."""
+
+    _pair = (softmax_cross_entropy_forward, softmax_cross_entropy_backward)
+
+
+class BCEWithLogits(Loss):
+    """Binary cross-entropy from logits and 0/1 targets of the same shape."""
+
+    _pair = (bce_with_logits_forward, bce_with_logits_backward)
+
+
+class MSELoss(Loss):
+    """Mean squared error."""
+
+    _pair = (mse_forward, mse_backward)
+
+
+class L1Loss(Loss):
+    """Mean absolute error."""
+
+    _pair = (l1_forward, l1_backward)

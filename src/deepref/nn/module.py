@@ -1,0 +1,198 @@
+"""Parameters and modules: composition of forward/backward pairs with state.
+
+A :class:`Module` wraps the pure ``*_forward`` / ``*_backward`` functions of an
+operation. ``forward(x)`` keeps the operation's cache on the module;
+``backward(dout)`` returns the gradient with respect to the input and *adds*
+the gradients of the parameters to their ``.grad`` (so gradients of several
+losses can be summed, as in PyTorch; :meth:`Module.zero_grad` clears them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from os import PathLike
+
+import numpy as np
+
+from ..backend import get_namespace, to_numpy
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (``None`` until a backward pass)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    def accumulate(self, grad) -> None:
+        """Add ``grad`` (shape of ``data``) to ``self.grad``."""
+        if tuple(grad.shape) != self.shape:
+            raise ValueError(f"gradient of shape {tuple(grad.shape)} for a parameter of shape {self.shape}")
+        self.grad = grad if self.grad is None else self.grad + grad
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of layers and networks.
+
+    Subclasses implement ``forward`` and ``backward``. Attributes that are
+    :class:`Parameter` or :class:`Module` instances are found automatically
+    (in the order they were assigned); non-trainable state (running averages)
+    is registered with :meth:`register_buffer` so that it is saved too.
+    """
+
+    training: bool = True
+
+    def __setattr__(self, name, value):
+        if isinstance(value, (Parameter, Module)):
+            registry = self.__dict__.setdefault("_children", {})
+            registry[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value) -> None:
+        """Store ``value`` as attribute ``name`` and include it in :meth:`state_dict`."""
+        self.__dict__.setdefault("_buffer_names", [])
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        object.__setattr__(self, name, value)
+
+    def forward(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dout):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in self.__dict__.get("_children", {}).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` pairs of this module and its children."""
+        pairs = []
+        for name, value in self.__dict__.get("_children", {}).items():
+            if isinstance(value, Parameter):
+                pairs.append((prefix + name, value))
+            else:
+                pairs.extend(value.named_parameters(prefix + name + "."))
+        return pairs
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters, children's included, in registration order."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, object]]:
+        pairs = [(prefix + n, getattr(self, n)) for n in self.__dict__.get("_buffer_names", [])]
+        for name, child in self.named_children():
+            pairs.extend(child.named_buffers(prefix + name + "."))
+        return pairs
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch statistics) on this module and its children."""
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (``train(False)``)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget accumulated gradients (``grad = None``)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def num_parameters(self) -> int:
+        """Number of scalar parameters."""
+        return int(sum(int(np.prod(p.shape)) for p in self.parameters()))
+
+    # -- saving and loading ------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers as host NumPy arrays, keyed by dotted name."""
+        state = {name: to_numpy(p.data).copy() for name, p in self.named_parameters()}
+        state.update({name: to_numpy(b).copy() for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Load arrays saved by :meth:`state_dict`; names and shapes must match exactly."""
+        params = dict(self.named_parameters())
+        buffers = dict(self.named_buffers())
+        expected = set(params) | set(buffers)
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise KeyError(f"state does not match the module: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        for name, value in state.items():
+            current = params[name].data if name in params else buffers[name]
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(current.shape):
+                raise ValueError(f"{name}: saved shape {value.shape} does not match the module's {tuple(current.shape)}")
+            moved = get_namespace(current).asarray(value.astype(to_numpy(current).dtype, copy=True))
+            if name in params:
+                params[name].data = moved
+            else:
+                self._set_buffer(name, moved)
+
+    def _set_buffer(self, dotted: str, value) -> None:
+        *path, last = dotted.split(".")
+        owner = self
+        for part in path:
+            owner = getattr(owner, part)
+        object.__setattr__(owner, last, value)
+
+    def save(self, path: str | PathLike) -> None:
+        """Save :meth:`state_dict` to an ``.npz`` file."""
+        np.savez(path, **self.state_dict())
+
+    def load(self, path: str | PathLike) -> None:
+        """Load a state saved by :meth:`save` (no pickled objects are read)."""
+        with np.load(path, allow_pickle=False) as archive:
+            self.load_state_dict({k: archive[k] for k in archive.files})
+
+    def __repr__(self) -> str:
+        children = [f"  ({n}): {c!r}".replace("\n", "\n  ") for n, c in self.named_children()]
+        return f"{type(self).__name__}(" + ("\n" + "\n".join(children) + "\n" if children else "") + ")"
+
+
+class Sequential(Module):
+    """Modules applied in order; ``backward`` runs them in reverse.
+
+    >>> from deepref.nn import Linear, ReLU
+    >>> net = Sequential(Linear(4, 8, seed=0), ReLU(), Linear(8, 3, seed=1))
+    >>> [p.shape for p in net.parameters()]
+    [(4, 8), (8,), (8, 3), (3,)]
+    """
+
+    def __init__(self, *layers: Module):
+        if not layers:
+            raise ValueError("Sequential needs at least one module")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"layer {i} is a {type(layer).__name__}, expected a deepref.nn.Module")
+            setattr(self, str(i), layer)
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)

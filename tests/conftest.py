@@ -1,0 +1,54 @@
+"""Test configuration: the array backend under test and shared fixtures.
+
+The backend comes from ``DEEPREF_BACKEND`` (numpy by default), or CuPy with
+``--backend-cupy``; where CuPy or a GPU is missing, every test is skipped with
+the reason. Tests create arrays through ``deepref.backend`` (or the ``xp``
+fixture), so the same test runs on each backend.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from deepref import backend
+
+# Run chapter kernels with this environment's own Jupyter kernelspec first.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    [os.path.join(sys.prefix, "share", "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend-cupy", action="store_true", help="run the suite on the CuPy backend (needs a GPU)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--backend-cupy"):
+        return
+    try:
+        backend.set_backend("cupy")
+    except (ImportError, RuntimeError) as err:
+        skip = pytest.mark.skip(reason=f"CuPy backend unavailable: {err}")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def xp():
+    """The current backend's array namespace."""
+    return backend.current_namespace()
+
+
+@pytest.fixture
+def rng():
+    """A seeded NumPy generator for host-side test data."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def on_numpy():
+    """Skip unless the backend under test is NumPy (for tests of NumPy-only interop)."""
+    if backend.get_backend() != "numpy":
+        pytest.skip("this test compares NumPy arrays directly")
