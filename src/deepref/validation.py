@@ -32,7 +32,7 @@ def check_shape(name: str, array, expected: Sequence[int | None]) -> None:
 
 
 def check_ndim(name: str, array, ndim: int, layout: str = "") -> None:
-    """Raise ``ValueError`` unless ``array`` has ``ndim`` dimensions (``layout`` names them, e.g. ``"(N, C, H, W)"``)."""
+    """Raise ``ValueError`` unless ``array`` has ``ndim`` dimensions; ``layout`` names them, e.g. ``"(N, C, H, W)"``."""
     if array.ndim != ndim:
         hint = f" {layout}" if layout else ""
         raise ValueError(f"{name} must be {ndim}-D{hint}, got shape {tuple(array.shape)}")
@@ -53,7 +53,11 @@ def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
 
 
 def check_in_range(name: str, value: float, low: float, high: float, closed: str = "left") -> None:
-    """Raise ``ValueError`` unless ``low <= value < high`` (``closed`` = ``"left"``, ``"both"``, ``"right"``, ``"neither"``)."""
+    """Raise ``ValueError`` unless ``value`` lies between ``low`` and ``high``.
+
+    ``closed`` says which ends belong to the interval: ``"left"`` (the default,
+    ``low <= value < high``), ``"right"``, ``"both"`` or ``"neither"``.
+    """
     lower_ok = value >= low if closed in ("left", "both") else value > low
     upper_ok = value <= high if closed in ("right", "both") else value < high
     if not (isinstance(value, (int, float)) and lower_ok and upper_ok):

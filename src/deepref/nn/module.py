@@ -130,12 +130,16 @@ class Module:
         expected = set(params) | set(buffers)
         missing, unexpected = expected - set(state), set(state) - expected
         if missing or unexpected:
-            raise KeyError(f"state does not match the module: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+            raise KeyError(
+                f"state does not match the module: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+            )
         for name, value in state.items():
             current = params[name].data if name in params else buffers[name]
             value = np.asarray(value)
             if tuple(value.shape) != tuple(current.shape):
-                raise ValueError(f"{name}: saved shape {value.shape} does not match the module's {tuple(current.shape)}")
+                raise ValueError(
+                    f"{name}: saved shape {value.shape} does not match the module's {tuple(current.shape)}"
+                )
             moved = get_namespace(current).asarray(value.astype(to_numpy(current).dtype, copy=True))
             if name in params:
                 params[name].data = moved
