@@ -5,31 +5,71 @@ them in a fresh kernel of this environment, so a claim in the text that stops
 being true fails ``pytest`` exactly as it fails the book build.
 """
 
+import os
 import pathlib
+import shutil
+import subprocess
+import sys
 
 import pytest
 
-BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+HEADER = (BOOK / "intro.md").read_text().split("---\n")[1]
 
 
 def _executable_chapters() -> list[pathlib.Path]:
     return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
-@pytest.mark.chapter
-@pytest.mark.parametrize("chapter", _executable_chapters(), ids=lambda p: p.stem)
-def test_chapter_executes(chapter):
+def execute_chapter(path: pathlib.Path) -> None:
+    """Run every cell of the MyST chapter at ``path``; raises ``CellExecutionError`` on a failing cell."""
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
-    notebook = jupytext.read(chapter)
+    notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
         notebook,
         timeout=300,
         kernel_name="python3",
-        resources={"metadata": {"path": str(BOOK)}},
+        resources={"metadata": {"path": str(path.parent)}},
         extra_arguments=["--InteractiveShell.colors=nocolor"],
     )
     client.execute()
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("chapter", _executable_chapters(), ids=lambda p: p.stem)
+def test_chapter_executes(chapter):
+    execute_chapter(chapter)
+
+
+def _write_failing_book(folder: pathlib.Path) -> pathlib.Path:
+    folder.mkdir()
+    (folder / "index.md").write_text("# Test book\n\n```{toctree}\nbroken\n```\n")
+    chapter = folder / "broken.md"
+    chapter.write_text(f"---\n{HEADER}---\n\n# Broken\n\n```{{code-cell}} ipython3\nassert 1 + 1 == 3, 'claim'\n```\n")
+    (folder / "references.bib").write_text("")
+    return chapter
+
+
+@pytest.mark.chapter
+def test_a_failing_assert_fails_the_chapter_test_and_the_book_build(tmp_path):
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("sphinx")
+    book = tmp_path / "book"
+    chapter = _write_failing_book(book)
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="claim"):
+        execute_chapter(chapter)
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-b", "html", "-c", str(conf), str(book), str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEEPREF_JUPYTER_CACHE": str(tmp_path / "cache")},
+    )
+    assert build.returncode != 0
+    assert "AssertionError" in build.stdout + build.stderr
 
 
 def test_every_page_is_in_the_table_of_contents():
