@@ -9,6 +9,12 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
     [os.path.join(sys.prefix, "share", "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
 )
 
+# Chapters multiply small matrices: one BLAS thread is faster than several
+# that wait on each other on a small machine (and makes timings repeatable).
+# Kernels started for the chapters inherit this environment.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 project = "deepref"
 author = "The deepref authors"
 copyright = "2026, The deepref authors"

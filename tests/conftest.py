@@ -9,10 +9,15 @@ fixture), so the same test runs on each backend.
 import os
 import sys
 
-import numpy as np
-import pytest
+# One BLAS thread, as in conf/conf.py: the matrices here are small, and chapter
+# kernels started by the tests inherit this environment. Set before NumPy loads.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from deepref import backend
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from deepref import backend  # noqa: E402
 
 # Run chapter kernels with this environment's own Jupyter kernelspec first.
 os.environ["JUPYTER_PATH"] = os.pathsep.join(

@@ -4,8 +4,21 @@ Every module implements a derivation of the book, on NumPy or CuPy
 (see :mod:`deepref.backend`).
 """
 
-from . import backend, data, gradcheck, nn, optim, train, validation
+from . import backend, data, gradcheck, landscape, nn, optim, regularization, rnn, stn, train, validation
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "data", "gradcheck", "nn", "optim", "train", "validation", "__version__"]
+__all__ = [
+    "backend",
+    "data",
+    "gradcheck",
+    "landscape",
+    "nn",
+    "optim",
+    "regularization",
+    "rnn",
+    "stn",
+    "train",
+    "validation",
+    "__version__",
+]

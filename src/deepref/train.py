@@ -24,7 +24,6 @@ import numpy as np
 
 from .backend import get_namespace
 from .data import minibatch_indices
-from .optim.clip import clip_grad_norm
 from .validation import check_finite_loss, check_positive
 
 
@@ -128,6 +127,41 @@ class EarlyStopping(Callback):
             state.model.load_state_dict(self.best_weights)
 
 
+class ProgressBar:
+    """A text progress bar for one epoch, rewritten in place: ``epoch 3/20 [#####.....] 14/28``.
+
+    Parameters
+    ----------
+    total : int
+        Number of steps in the epoch.
+    prefix : str
+        Text before the bar.
+    stream : file-like, optional
+        Where to write (``sys.stdout`` by default).
+    width : int
+        Characters of the bar.
+    """
+
+    def __init__(self, total: int, prefix: str = "", stream=None, width: int = 24):
+        self.total, self.prefix, self.width = max(int(total), 1), prefix, width
+        self.stream = sys.stdout if stream is None else stream
+
+    def render(self, done: int) -> str:
+        """The bar after ``done`` steps."""
+        filled = round(self.width * done / self.total)
+        return f"{self.prefix} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total}"
+
+    def update(self, done: int) -> None:
+        """Redraw the bar after ``done`` steps (carriage return, no newline)."""
+        self.stream.write("\r" + self.render(done))
+        self.stream.flush()
+
+    def close(self, summary: str) -> None:
+        """Finish the line with ``summary`` (the epoch's metrics)."""
+        self.stream.write("\r" + self.render(self.total) + " " + summary + "\n")
+        self.stream.flush()
+
+
 def _is_classification(pred, y) -> bool:
     return pred.ndim == 2 and y.ndim == 1 and "int" in str(y.dtype)
 
@@ -186,7 +220,11 @@ def fit(
     Each step: ``forward``, the loss, ``loss_fn.backward()``, ``model.backward``,
     optional clipping to global norm ``clip_norm``, ``optimizer.step()``,
     ``optimizer.zero_grad()``. A non-finite loss stops training with a
-    ``FloatingPointError`` naming the epoch and step.
+    ``FloatingPointError`` naming the epoch and step. Callbacks run after each
+    epoch, once the history holds its values: early stopping
+    (:class:`EarlyStopping`) and learning-rate schedules
+    (:class:`deepref.optim.LRScheduleCallback`); ``history["lr"]`` is the
+    learning rate used during each epoch.
 
     Parameters
     ----------
@@ -206,8 +244,11 @@ def fit(
     shuffle : bool
     clip_norm : float, optional
     verbose : bool
-        Print one line per epoch (to stdout); quiet by default, as in the book.
+        Show a progress bar and the metrics of each epoch (on stdout); quiet by
+        default, as in the built book.
     """
+    from .optim.clip import clip_grad_norm  # here, not at the top: deepref.optim imports this module
+
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
     check_positive("epochs", epochs)
@@ -217,9 +258,11 @@ def fit(
     for callback in callbacks:
         callback.on_train_begin(state)
     model.train()
+    n = x.shape[0]
     for epoch in range(int(epochs)):
         state.epoch = epoch
-        total_loss, correct, n, classification = 0.0, 0, x.shape[0], False
+        bar = ProgressBar(math.ceil(n / batch_size), f"epoch {epoch + 1}/{epochs}") if verbose else None
+        total_loss, correct, classification = 0.0, 0, False
         for step, idx in enumerate(minibatch_indices(n, batch_size, rng)):
             xb, yb = _take_batch(x, y, idx)
             pred = model.forward(xb)
@@ -234,6 +277,8 @@ def fit(
             classification = _is_classification(pred, yb)
             if classification:
                 correct += _count_correct(pred, yb)
+            if bar is not None:
+                bar.update(step + 1)
         history.append("loss", total_loss / n)
         if classification:
             history.append("accuracy", correct / n)
@@ -243,9 +288,8 @@ def fit(
                 history.append("val_" + key, value)
         for callback in callbacks:
             callback.on_epoch_end(state)
-        if verbose:
-            line = " ".join(f"{k}={v[-1]:.4g}" for k, v in history.records.items())
-            print(f"epoch {epoch + 1}/{epochs} {line}", file=sys.stdout)
+        if bar is not None:
+            bar.close(" ".join(f"{k}={v[-1]:.4g}" for k, v in history.records.items()))
         if state.stop:
             history.stopped_epoch = epoch
             break

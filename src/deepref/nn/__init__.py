@@ -1,6 +1,6 @@
 """Layers, losses and their forward/backward pairs."""
 
-from . import init
+from . import init, utils
 from .activations import (
     LeakyReLU,
     Maxout,
@@ -19,6 +19,7 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .dropout import Dropout, dropout_backward, dropout_forward, dropout_mask
 from .linear import Linear, linear_backward, linear_forward
 from .losses import (
     BCEWithLogits,
@@ -39,5 +40,16 @@ from .losses import (
     softmax_cross_entropy_forward,
 )
 from .module import Module, Parameter, Sequential
+from .normalization import (
+    BatchNorm1d,
+    LayerNorm,
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+    normalization_backward,
+)
+from .shape import Flatten
 
 __all__ = [name for name in dir() if not name.startswith("_")]

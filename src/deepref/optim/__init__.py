@@ -1,6 +1,26 @@
-"""Optimizers (``torch.optim`` interface and update rules) and gradient clipping."""
+"""Optimizers (``torch.optim`` interface and update rules), learning-rate schedules,
+second-order methods and gradient clipping."""
 
 from .clip import clip_grad_norm, clip_grad_value, global_grad_norm
+from .logistic import LogisticRegressionProblem
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .schedules import (
+    CosineWithWarmup,
+    ExponentialDecay,
+    InverseSqrtDecay,
+    InverseTimeDecay,
+    LRSchedule,
+    LRScheduleCallback,
+    ReduceLROnPlateau,
+    StepDecay,
+)
+from .second_order import (
+    MinimizeResult,
+    backtracking_line_search,
+    lbfgs,
+    lbfgs_direction,
+    minimize_with_optimizer,
+    newton,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,15 @@
+"""Spatial transformer networks: grid generator, bilinear sampler, the module and distorted digits."""
+
+from .distort import RECIPES, DistortedDigits, distorted_digits, placement_theta, pose_of_theta
+from .sampling import (
+    affine_grid,
+    affine_grid_backward,
+    affine_grid_forward,
+    grid_sample,
+    grid_sample_backward,
+    grid_sample_forward,
+    normalised_coordinates,
+)
+from .transformer import TRANSFORMS, SpatialTransformer
+
+__all__ = [name for name in dir() if not name.startswith("_")]
