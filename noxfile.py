@@ -29,7 +29,7 @@ def tests(session):
     """Unit tests, doctests, chapters and oracles on NumPy; unit tests on array-api-strict and CuPy."""
     extras = "test,book,oracle,gpu" if shutil.which("nvidia-smi") else "test,book,oracle"
     session.install("-e", f".[{extras}]", TORCH)
-    session.run("pytest", "--doctest-modules", *session.posargs, env={"DEEPREF_BACKEND": "numpy"})
+    session.run("pytest", "--doctest-modules", "--durations=12", *session.posargs, env={"DEEPREF_BACKEND": "numpy"})
     unit = ["pytest", "tests", "-m", "not chapter and not oracle", "-q"]
     session.run(*unit, env={"DEEPREF_BACKEND": "array_api_strict"})
     session.run(*unit, "--backend-cupy", env={"DEEPREF_BACKEND": "numpy"})

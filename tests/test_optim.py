@@ -185,3 +185,42 @@ def test_clip_grad_norm_rescales_to_the_bound():
     assert before == pytest.approx(5.0)
     assert optim.global_grad_norm([a, b]) == pytest.approx(1.0, rel=1e-5)
     np.testing.assert_allclose(to_numpy(a.grad), [0.6, 0.0], rtol=1e-5)
+
+
+def test_clip_grad_norm_leaves_small_gradients_and_stops_on_nan():
+    a = _param([0.0, 0.0])
+    a.grad = as_float64([0.3, 0.4])
+    assert optim.clip_grad_norm([a], max_norm=1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(to_numpy(a.grad), [0.3, 0.4])
+    a.grad = as_float64([np.nan, 0.0])
+    with pytest.raises(FloatingPointError, match="gradient norm is nan"):
+        optim.clip_grad_norm([a], max_norm=1.0)
+    with pytest.raises(ValueError, match="max_norm must be a finite number > 0"):
+        optim.clip_grad_norm([a], max_norm=0.0)
+
+
+def test_clip_grad_value_clamps_each_entry():
+    a, b = _param([0.0, 0.0, 0.0]), _param([0.0])
+    a.grad, b.grad = as_float64([-3.0, 0.2, 5.0]), as_float64([-0.5])
+    optim.clip_grad_value([a, b], clip_value=0.4)
+    np.testing.assert_array_equal(to_numpy(a.grad), [-0.4, 0.2, 0.4])
+    np.testing.assert_array_equal(to_numpy(b.grad), [-0.4])
+    with pytest.raises(ValueError, match="clip_value must be a finite number > 0"):
+        optim.clip_grad_value([a], clip_value=-1.0)
+
+
+def test_step_rejects_a_gradient_of_the_wrong_shape():
+    p = _param([1.0, 2.0])
+    p.grad = as_float64([1.0])
+    with pytest.raises(ValueError, match=r"parameter 0 has shape \(2,\) but its gradient \(1,\)"):
+        optim.SGD([p], lr=0.1).step()
+
+
+def test_load_state_dict_checks_the_state_shapes():
+    p = _param([1.0, 2.0])
+    p.grad = as_float64([0.5, 0.5])
+    opt = optim.Adam([p])
+    opt.step()
+    saved = opt.state_dict()
+    with pytest.raises(ValueError, match=r"saved exp_avg of parameter 0 has shape \(2,\), the parameter \(3,\)"):
+        optim.Adam([_param([1.0, 2.0, 3.0])]).load_state_dict(saved)

@@ -58,6 +58,8 @@ class Optimizer:
                 raise ValueError(
                     f"parameter {i} of shape {p.shape} has no gradient: run the backward pass before step()"
                 )
+            if tuple(p.grad.shape) != p.shape:
+                raise ValueError(f"parameter {i} has shape {p.shape} but its gradient {tuple(p.grad.shape)}")
         self.step_count += 1
         for p, state in zip(self.params, self.state):
             p.data = self._update(p.data, p.grad, state)
@@ -77,6 +79,12 @@ class Optimizer:
         """Restore a :meth:`state_dict`; the parameter count and shapes must match."""
         if len(saved["state"]) != len(self.params):
             raise ValueError(f"saved state has {len(saved['state'])} parameters, this optimizer {len(self.params)}")
+        for i, (p, s) in enumerate(zip(self.params, saved["state"])):
+            for key, value in s.items():
+                if tuple(np.shape(value)) != p.shape:
+                    raise ValueError(
+                        f"saved {key} of parameter {i} has shape {np.shape(value)}, the parameter {p.shape}"
+                    )
         for name, value in saved["hyperparameters"].items():
             setattr(self, name, value)
         self.step_count = int(saved["step_count"])
