@@ -201,6 +201,66 @@ def test_newton_finds_the_constant_output_saddle(xp):
     assert (point.kind, point.index) == ("saddle", 3 / 13)
 
 
+def test_weight_decay_adds_lambda_times_the_identity(xp, rng, regression_batch):
+    x, t = regression_batch
+    model, loss_fn = tanh_network(), nn.MSELoss()
+    plain = to_numpy(full_hessian(model, loss_fn, x, t))
+    decayed = to_numpy(full_hessian(model, loss_fn, x, t, weight_decay=0.3))
+    np.testing.assert_allclose(decayed - plain, 0.3 * np.eye(26), atol=1e-8)
+    v = as_float64(rng.normal(size=26))
+    product = hessian_vector_product(model, loss_fn, x, t, v, weight_decay=0.3)
+    assert relative_error(product, as_float64(decayed) @ v) < 1e-8
+    with pytest.raises(ValueError, match="weight_decay"):
+        full_hessian(model, loss_fn, x, t, weight_decay=-1.0)
+
+
+def test_newton_with_weight_decay_finds_the_saddle_of_a_deep_linear_model(xp):
+    # f(x) = (x w1 + b1) w2 + b2, loss mean (f - t)^2 + (lam/2) |theta|^2. theta* = (0, 0, 0, 2 mean(t) / (2 + lam))
+    # is critical; in (w1, b1, w2) the Hessian is [[lam, 0, c], [0, lam, d], [c, d, lam]] with
+    # c = 2 mean((b2 - t) x), d = 2 (b2 - mean t), and d^2L/db2^2 = 2 + lam: one negative eigenvalue when
+    # sqrt(c^2 + d^2) > lam, so a saddle of index 1/4.
+    lam = 0.1
+    x_np = np.linspace(-1.0, 2.0, 9)[:, None]
+    t_np = 3.0 * x_np + 1.0
+    x, t = as_float64(x_np, t_np)
+    model = nn.Sequential(nn.Linear(1, 1, seed=0), nn.Linear(1, 1, seed=1))
+    vector_to_parameters(as_float64([0.05, -0.03, 0.04, 0.9]), model)
+    result = find_critical_point(model, nn.MSELoss(), x, t, max_iter=30, gtol=1e-11, weight_decay=lam)
+    b2 = 2.0 * t_np.mean() / (2.0 + lam)
+    assert result.converged and result.gradient_norm <= 1e-11
+    np.testing.assert_allclose(to_numpy(result.theta), [0.0, 0.0, 0.0, b2], atol=1e-9)
+    assert result.loss == pytest.approx(np.mean((b2 - t_np) ** 2) + 0.5 * lam * b2**2, rel=1e-10)
+    c, d = 2.0 * np.mean((b2 - t_np) * x_np), 2.0 * (b2 - t_np.mean())
+    point = classify_critical_point(full_hessian(model, nn.MSELoss(), x, t, weight_decay=lam))
+    assert (point.kind, point.index) == ("saddle", 0.25)
+    expected = sorted([lam - np.hypot(c, d), lam, lam + np.hypot(c, d), 2.0 + lam])
+    np.testing.assert_allclose(point.eigenvalues, expected, rtol=1e-7)
+
+
+def test_newton_rejects_bad_settings_and_non_finite_starts(xp, regression_batch):
+    x, t = regression_batch
+    model, loss_fn = tanh_network(), nn.MSELoss()
+    for name, kwargs in [("gtol", {"gtol": 0.0}), ("damping", {"damping": -1.0}),
+                         ("weight_decay", {"weight_decay": -0.1}), ("max_trials", {"max_trials": 0})]:
+        with pytest.raises(ValueError, match=name):
+            find_critical_point(model, loss_fn, x, t, **kwargs)
+    vector_to_parameters(as_float64(np.full(26, np.inf)), model)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="loss became"):
+        find_critical_point(model, loss_fn, x, t)
+
+
+def test_newton_reports_failure_when_the_iterations_run_out(xp, regression_batch):
+    x, t = regression_batch
+    model = tanh_network()
+    start = to_numpy(parameters_to_vector(model)).copy()
+    result = find_critical_point(model, nn.MSELoss(), x, t, max_iter=1, gtol=1e-12)
+    assert result.iterations == 1 and not result.converged
+    assert result.gradient_norm > 1e-12
+    _, grad = loss_and_gradient(model, nn.MSELoss(), x, t)
+    assert float(xp.sqrt(xp.sum(grad * grad))) == pytest.approx(result.gradient_norm, rel=1e-12)  # left there
+    assert not np.array_equal(to_numpy(parameters_to_vector(model)), start)
+
+
 # -- slices ---------------------------------------------------------------------
 def test_filter_normalisation_per_output_unit(xp, rng):
     model = tanh_network()

@@ -68,12 +68,15 @@ def finite_difference_step(theta, v) -> float:
     return eps ** (1.0 / 3.0) * (1.0 + _norm(theta)) / _norm(v)
 
 
-def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None):
+def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None, weight_decay: float = 0.0):
     """:math:`H v` for the loss of ``model`` on ``(x, y)``, by centered differences of gradients.
 
     .. math:: Hv \\approx \\frac{\\nabla L(\\theta + h v) - \\nabla L(\\theta - h v)}{2h}
 
     The model's parameters are restored afterwards (also when the loss is not finite).
+    With ``weight_decay`` :math:`\\lambda > 0` the loss is
+    :math:`L(\\theta) + \\tfrac{\\lambda}{2}\\|\\theta\\|^2` (the penalty that
+    ``weight_decay`` of the optimizers follows), whose Hessian adds :math:`\\lambda I`.
 
     Parameters
     ----------
@@ -86,6 +89,8 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None):
         Direction, ordered as :func:`deepref.nn.utils.parameters_to_vector`; non-zero.
     step : float, optional
         ``h``; by default :func:`finite_difference_step`.
+    weight_decay : float
+        :math:`\\lambda \\ge 0`.
 
     Returns
     -------
@@ -93,6 +98,7 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None):
     """
     theta = parameters_to_vector(model)
     _check_direction("v", v, theta.shape[0])
+    check_positive("weight_decay", weight_decay, allow_zero=True)
     h = finite_difference_step(theta, v) if step is None else step
     check_positive("step", h)
     try:
@@ -102,14 +108,16 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None):
         _, grad_minus = loss_and_gradient(model, loss_fn, x, y)
     finally:
         vector_to_parameters(theta, model)
-    return (grad_plus - grad_minus) / (2.0 * h)
+    return (grad_plus - grad_minus) / (2.0 * h) + weight_decay * v
 
 
-def full_hessian(model, loss_fn, x, y):
+def full_hessian(model, loss_fn, x, y, weight_decay: float = 0.0):
     """The whole Hessian, column by column: column ``i`` is :math:`H e_i`.
 
     Costs ``2 P`` gradient evaluations and ``P**2`` memory: for small networks.
     The finite-difference columns are symmetrised, :math:`(H + H^T) / 2`.
+    ``weight_decay`` :math:`\\lambda \\ge 0` adds :math:`\\lambda I`, the Hessian of
+    the penalty :math:`\\tfrac{\\lambda}{2}\\|\\theta\\|^2` (see :func:`hessian_vector_product`).
 
     Returns
     -------
@@ -118,7 +126,10 @@ def full_hessian(model, loss_fn, x, y):
     theta = parameters_to_vector(model)
     xp = get_namespace(theta)
     basis = xp.eye(theta.shape[0], dtype=theta.dtype)
-    columns = [hessian_vector_product(model, loss_fn, x, y, basis[i, :]) for i in range(theta.shape[0])]
+    columns = [
+        hessian_vector_product(model, loss_fn, x, y, basis[i, :], weight_decay=weight_decay)
+        for i in range(theta.shape[0])
+    ]
     hessian = xp.stack(columns, axis=1)
     return 0.5 * (hessian + hessian.T)
 
@@ -271,43 +282,98 @@ class NewtonResult(NamedTuple):
     converged: bool
 
 
+def _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay: float) -> tuple[float, object]:
+    loss, grad = loss_and_gradient(model, loss_fn, x, y)
+    if weight_decay:
+        theta = parameters_to_vector(model)
+        xp = get_namespace(theta)
+        loss, grad = loss + 0.5 * weight_decay * float(xp.sum(theta * theta)), grad + weight_decay * theta
+    return loss, grad
+
+
 def find_critical_point(
-    model, loss_fn, x, y, max_iter: int = 50, gtol: float = 1e-9, damping: float = 1e-3
+    model,
+    loss_fn,
+    x,
+    y,
+    max_iter: int = 50,
+    gtol: float = 1e-9,
+    damping: float = 1e-3,
+    weight_decay: float = 0.0,
+    max_trials: int = 12,
 ) -> NewtonResult:
     """Solve :math:`\\nabla L(\\theta) = 0` from the model's parameters, by damped Newton (Levenberg-Marquardt).
 
-    Newton's method for the *equation* :math:`g(\\theta) = 0` has Jacobian
-    :math:`H`; the regularised step
+    This minimises the squared gradient norm :math:`\\tfrac12\\|g(\\theta)\\|^2`,
+    whose gradient is :math:`Hg`, by Gauss-Newton steps: the Jacobian of the
+    equation :math:`g(\\theta) = 0` is :math:`H`, and the regularised step
     :math:`\\delta = -(H^2 + \\mu I)^{-1} H g` minimises
-    :math:`\\|g + H\\delta\\|^2 + \\mu \\|\\delta\\|^2`, a model of the squared
-    gradient norm. Unlike gradient descent it is attracted by saddles and
-    maxima as much as by minima, which is what a census of critical points
-    needs (Dauphin et al. 2014). A step is kept when it reduces
-    :math:`\\|g\\|` (then :math:`\\mu` shrinks tenfold) and refused otherwise
-    (:math:`\\mu` grows tenfold). The Hessian is :func:`full_hessian`, so
-    this is for networks of a few dozen parameters. The model is left at the
-    point found.
+    :math:`\\|g + H\\delta\\|^2 + \\mu \\|\\delta\\|^2`. Unlike gradient descent it
+    is attracted by saddles and maxima as much as by minima, which is what a
+    census of critical points needs (Dauphin et al. 2014). The damping is
+    relative, :math:`\\mu = \\mu_r \\lambda_{\\max}^2` (``damping`` is the first
+    :math:`\\mu_r`), so it means the same at any scale of the loss. Each
+    iteration builds :func:`full_hessian` once and diagonalises it,
+    :math:`H = U \\Lambda U^T`, so that trial steps
+    :math:`\\delta = -U \\Lambda (\\Lambda^2 + \\mu I)^{-1} U^T g` cost one
+    gradient each: a step that reduces :math:`\\|g\\|` is kept (then
+    :math:`\\mu_r` shrinks tenfold), otherwise :math:`\\mu_r` grows tenfold
+    and the next trial is shorter and closer to the direction :math:`-Hg`.
+    After ``max_trials`` refusals in a row the search stops: the point is a
+    local minimum of :math:`\\|g\\|` that is not a critical point (or the
+    Hessian is too inaccurate to go further), reported with
+    ``converged=False``. The model is left at the point found. For networks
+    of a few dozen parameters.
+
+    Parameters
+    ----------
+    model : Module
+        Float64 parameters; the start.
+    loss_fn : Loss
+    x : (N, ...) array
+    y : (N, ...) array
+    max_iter : int
+        Hessian evaluations at most.
+    gtol : float
+        Stop when :math:`\\|g\\| \\le` ``gtol``.
+    damping : float
+        Initial relative damping :math:`\\mu_r > 0`.
+    weight_decay : float
+        :math:`\\lambda \\ge 0`: the critical points of
+        :math:`L + \\tfrac{\\lambda}{2}\\|\\theta\\|^2` are sought (and ``loss`` includes the penalty).
+        A small penalty removes the flat valleys that run off to infinite weights.
+    max_trials : int
+        Refused steps in a row before giving up.
 
     Returns
     -------
     NewtonResult
     """
+    check_positive("max_iter", max_iter, allow_zero=True)
     check_positive("gtol", gtol)
     check_positive("damping", damping)
+    check_positive("weight_decay", weight_decay, allow_zero=True)
+    check_positive("max_trials", max_trials)
     theta = parameters_to_vector(model)
     xp = get_namespace(theta)
-    identity = xp.eye(theta.shape[0], dtype=theta.dtype)
-    loss, grad = loss_and_gradient(model, loss_fn, x, y)
+    loss, grad = _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay)
+    if not (math.isfinite(loss) and math.isfinite(_norm(grad))):
+        raise ValueError(f"the loss or its gradient is not finite at the start (loss {loss})")
     mu, iteration = float(damping), 0
     while iteration < max_iter and _norm(grad) > gtol:
         iteration += 1
-        hessian = full_hessian(model, loss_fn, x, y)
-        step = -xp.linalg.solve(hessian @ hessian + mu * identity, hessian @ grad)
-        vector_to_parameters(theta + step, model)
-        trial_loss, trial_grad = loss_and_gradient(model, loss_fn, x, y)
-        if _norm(trial_grad) < _norm(grad):
-            theta, loss, grad, mu = theta + step, trial_loss, trial_grad, mu / 10.0
+        eigenvalues, vectors = xp.linalg.eigh(full_hessian(model, loss_fn, x, y, weight_decay))
+        coefficients = grad @ vectors
+        scale = float(xp.max(eigenvalues * eigenvalues))
+        for _ in range(int(max_trials)):
+            step = -(vectors @ (eigenvalues * coefficients / (eigenvalues * eigenvalues + mu * scale)))
+            vector_to_parameters(theta + step, model)
+            trial_loss, trial_grad = _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay)
+            if math.isfinite(trial_loss) and _norm(trial_grad) < _norm(grad):
+                theta, loss, grad, mu = theta + step, trial_loss, trial_grad, max(mu / 10.0, 1e-16)
+                break
+            mu *= 10.0
         else:
             vector_to_parameters(theta, model)
-            mu *= 10.0
+            break
     return NewtonResult(theta, loss, _norm(grad), iteration, _norm(grad) <= gtol)
