@@ -195,6 +195,24 @@ def test_same_seed_same_weights_and_float32(xp):
     assert out.dtype == xp.float32 and tuple(out.shape) == (2, 3, H)
 
 
+def test_lstm_in_float32_and_float64_agree_whatever_ran_first(xp, rng):
+    # The LSTM keeps its per-column gate scale between calls, keyed by dtype: a
+    # float64 run must not leak float64 arrays into a float32 run, or back.
+    x = rng.normal(size=(2, 5, D))
+    dout = rng.normal(size=(2, 5, H))
+    results = {}
+    for dtype in (xp.float64, xp.float32, xp.float64):
+        lstm = rnn.LSTM(D, H, forget_bias=1.0, seed=4, dtype=dtype)
+        out = lstm.forward(asarray(x, dtype=dtype))
+        dx = lstm.backward(asarray(dout, dtype=dtype))
+        assert out.dtype == dtype and dx.dtype == dtype and lstm.l0.w_h.grad.dtype == dtype
+        results.setdefault(str(dtype), []).append((to_numpy(out), to_numpy(dx), to_numpy(lstm.l0.w_h.grad)))
+    (first, second), (single,) = results[str(xp.float64)], results[str(xp.float32)]
+    for a, b, c in zip(first, second, single):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-5)
+
+
 def test_bad_input_gives_clear_errors(rng):
     lstm = rnn.LSTM(D, H, num_layers=2, seed=0)
     with pytest.raises(ValueError, match=r"x must be 3-D \(N, T, D\)"):

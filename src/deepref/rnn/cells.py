@@ -48,7 +48,7 @@ class LSTMCoreCache(NamedTuple):
     o: object
     c_prev: object
     tanh_c: object
-    slope: object
+    t: object
 
 
 class GRUCoreCache(NamedTuple):
@@ -101,9 +101,24 @@ def rnn_core_backward(dstate, cache: RNNCoreCache):
 
 
 def _lstm_scale(xp, hidden: int, dtype):
-    """Per-column scale of the LSTM blocks ``(i, f, g, o)``: 1/2 for the sigmoid gates, 1 for ``g``."""
-    half = xp.full((hidden,), 0.5, dtype=dtype)
-    return xp.concat([half, half, xp.ones((hidden,), dtype=dtype), half])
+    """Per-column scale of the LSTM blocks ``(i, f, g, o)``, 1/2 for the sigmoid gates and 1 for ``g``, and its square.
+
+    With it one ``tanh(scale * a)`` over all four blocks gives ``g`` and, through
+    ``sigmoid(a) = (1 + tanh(a / 2)) / 2``, the three gates; the derivative
+    factor of every block is then ``scale**2 * (1 - tanh**2)`` (see
+    :func:`_squash`). The pair is built once per hidden size and dtype and
+    reused: a step of a small LSTM is so cheap that assembling this ``(4H,)``
+    array anew every step was a visible share of its cost.
+    """
+    key = (xp, hidden, dtype)
+    if key not in _LSTM_SCALES:
+        half = xp.full((hidden,), 0.5, dtype=dtype)
+        scale = xp.concat([half, half, xp.ones((hidden,), dtype=dtype), half])
+        _LSTM_SCALES[key] = (scale, scale * scale)
+    return _LSTM_SCALES[key]
+
+
+_LSTM_SCALES: dict = {}
 
 
 def lstm_core_forward(ax, ah, state):
@@ -119,17 +134,20 @@ def lstm_core_forward(ax, ah, state):
     -------
     (h, c) : (N, H) arrays
     cache : LSTMCoreCache
+        Holds ``t = tanh(scale * a)``; the backward pass turns it into the
+        derivative factor, so a forward-only pass (evaluation) never pays for it.
     """
     xp = _namespace(ax)
     _, c_prev = state
     hidden = c_prev.shape[1]
-    t, slope = _squash(xp, ax + ah, _lstm_scale(xp, hidden, ax.dtype))
+    scale, _ = _lstm_scale(xp, hidden, ax.dtype)
+    t = xp.tanh(scale * (ax + ah))
     gates = 0.5 * t + 0.5  # the sigmoid gates i, f, o; the g block is read from t
     i, f, o = gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 3 * hidden :]
     g = t[:, 2 * hidden : 3 * hidden]
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
-    return (o * tanh_c, c), LSTMCoreCache(i, f, g, o, c_prev, tanh_c, slope)
+    return (o * tanh_c, c), LSTMCoreCache(i, f, g, o, c_prev, tanh_c, t)
 
 
 def lstm_core_backward(dstate, cache: LSTMCoreCache):
@@ -137,7 +155,8 @@ def lstm_core_backward(dstate, cache: LSTMCoreCache):
 
     ``dstate = (dh, dc)`` with ``dc`` the gradient reaching ``c`` from the
     next step (``None`` for none). The cell path is additive, so
-    ``dc_prev = (dc + dh * o * (1 - tanh(c)**2)) * f``.
+    ``dc_prev = (dc + dh * o * (1 - tanh(c)**2)) * f``. The derivative factor
+    of every block is ``scale**2 * (1 - t**2)`` (see :func:`_squash`).
 
     Returns
     -------
@@ -146,12 +165,13 @@ def lstm_core_backward(dstate, cache: LSTMCoreCache):
     """
     xp = _namespace(cache.c_prev)
     dh, dc = dstate
-    i, f, g, o, c_prev, tanh_c, slope = cache
+    i, f, g, o, c_prev, tanh_c, t = cache
+    _, scale2 = _lstm_scale(xp, c_prev.shape[1], t.dtype)
     dc_total = dh * o * (1.0 - tanh_c * tanh_c)
     if dc is not None:
         dc_total = dc_total + dc
     dgates = xp.concat([dc_total * g, dc_total * c_prev, dc_total * i, dh * tanh_c], axis=1)
-    da = dgates * slope
+    da = dgates * (scale2 * (1.0 - t * t))
     return da, da, (None, dc_total * f)
 
 
