@@ -8,6 +8,15 @@ from deepref.backend import to_numpy
 from deepref.gradcheck import as_float64, numerical_gradient, relative_error
 
 
+def _full_batch_steps(layer, opt, x, y, steps):
+    """``steps`` full-batch gradient steps of ``layer`` on the mean squared error."""
+    loss = nn.MSELoss()
+    for _ in range(steps):
+        loss(layer(x), y)
+        layer.backward(loss.backward())
+        opt.step()
+        opt.zero_grad()
+
 def test_penalty_values():
     w = as_float64([[1.0, -2.0], [0.5, 0.0]])
     assert regularization.l1_penalty(w, 0.1) == pytest.approx(0.1 * 3.5)
@@ -43,12 +52,7 @@ def test_penalized_sgd_equals_weight_decay(rng):
                                            params=layer.parameters())
         else:
             opt = optim.SGD(layer.parameters(), lr=0.1, weight_decay=0.05)
-        loss = nn.MSELoss()
-        for _ in range(5):
-            loss(layer(x), y)
-            layer.backward(loss.backward())
-            opt.step()
-            opt.zero_grad()
+        _full_batch_steps(layer, opt, x, y, steps=5)
         runs.append(to_numpy(layer.weight.data))
     np.testing.assert_allclose(runs[0], runs[1], rtol=1e-14)
 
@@ -69,12 +73,7 @@ def test_proximal_step_makes_exact_zeros_and_subgradient_does_not(rng):
         layer = nn.Linear(8, 1, seed=0)
         opt = regularization.Penalized(optim.SGD(layer.parameters(), lr=0.05), strength=0.3, l1_ratio=1.0,
                                        proximal=proximal)
-        loss = nn.MSELoss()
-        for _ in range(300):
-            loss(layer(x), y)
-            layer.backward(loss.backward())
-            opt.step()
-            opt.zero_grad()
+        _full_batch_steps(layer, opt, x, y, steps=300)
         w = to_numpy(layer.weight.data).ravel()
         zeros[proximal] = int(np.sum(w == 0.0))
         assert abs(w[0]) > 1.0 and abs(w[1]) > 1.0  # the true features survive
