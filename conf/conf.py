@@ -47,7 +47,12 @@ nb_execution_timeout = 180
 nb_kernel_rgx_aliases = {".*": "python3"}
 nb_merge_streams = True
 
-bibtex_bibfiles = ["../book/references.bib"]
+# One BibTeX file per chapter family (references.bib, references_<topic>.bib): a key
+# must appear in only one of them.
+bibtex_bibfiles = sorted(
+    os.path.relpath(path, os.path.dirname(os.path.abspath(__file__)))
+    for path in __import__("glob").glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "book", "*.bib"))
+)
 bibtex_default_style = "plain"
 bibtex_reference_style = "author_year"
 

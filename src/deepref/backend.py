@@ -134,14 +134,86 @@ def get_namespace(*arrays) -> ModuleType:
     return array_api_compat.array_namespace(*present)
 
 
-def default_float():
-    """The floating dtype used for arrays created from nothing: float64 of the current backend."""
-    return current_namespace().float64
+DTYPES = ("float64", "float32")
+"""Floating dtypes deepref computes in: float64 (the default, for gradient checks) and float32."""
+
+_default_dtype_name = "float64"
+
+
+def set_default_dtype(name: str) -> None:
+    """Make ``name`` ("float64" or "float32") the dtype of floating arrays created from nothing.
+
+    Parameters, generated data and random draws without an explicit ``dtype`` take
+    it; arrays computed from inputs keep their inputs' dtype.
+    """
+    global _default_dtype_name
+    if name not in DTYPES:
+        raise ValueError(f"unknown default dtype {name!r}; expected one of {', '.join(DTYPES)}")
+    _default_dtype_name = name
+
+
+def get_default_dtype() -> str:
+    """Name of the default floating dtype ("float64" unless :func:`set_default_dtype` changed it)."""
+    return _default_dtype_name
+
+
+@contextlib.contextmanager
+def use_default_dtype(name: str) -> Iterator[None]:
+    """Context manager: :func:`set_default_dtype` ``name`` and restore the previous default after."""
+    previous = _default_dtype_name
+    set_default_dtype(name)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
+
+
+def resolve_dtype(dtype=None, xp: ModuleType | None = None):
+    """The floating dtype object of namespace ``xp`` that ``dtype`` names.
+
+    ``dtype`` may be ``None`` (the default dtype, see :func:`set_default_dtype`),
+    a name in :data:`DTYPES`, or a floating dtype of any backend (``np.float32``,
+    ``xp.float64``); the result belongs to ``xp`` (the current backend's by default).
+    This is the single source of the default float.
+
+    >>> import numpy as np
+    >>> resolve_dtype("float32", np) is np.float32 or resolve_dtype("float32", np) == np.float32
+    True
+    """
+    xp = current_namespace() if xp is None else xp
+    if dtype is None:
+        return getattr(xp, _default_dtype_name)
+    name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
+    if name not in DTYPES:
+        raise TypeError(f"expected a floating dtype, one of {', '.join(DTYPES)}; got {dtype!r}")
+    return getattr(xp, name)
+
+
+def _dtype_name(dtype) -> str | None:
+    """"float32" / "float64" for a floating dtype object of any backend, else ``None``."""
+    for name in DTYPES:
+        try:
+            if dtype == np.dtype(name) or str(dtype) == name:
+                return name
+        except TypeError:
+            continue
+    return None
+
+
+def default_float(xp: ModuleType | None = None):
+    """The default floating dtype, as a dtype of namespace ``xp`` (the current backend's by default)."""
+    return resolve_dtype(None, xp)
 
 
 def asarray(data, dtype=None):
-    """Move host data (lists, NumPy arrays, scalars) onto the current backend."""
-    return current_namespace().asarray(data, dtype=dtype)
+    """Move host data (lists, NumPy arrays, scalars) onto the current backend.
+
+    ``dtype`` may be a dtype name ("float32") or a dtype object; ``None`` keeps the data's own.
+    """
+    xp = current_namespace()
+    if isinstance(dtype, str):
+        dtype = getattr(xp, dtype)
+    return xp.asarray(data, dtype=dtype)
 
 
 def to_numpy(x) -> np.ndarray:
@@ -214,12 +286,17 @@ def _segment_sum(xp: ModuleType, index, values, rows: int):
 
 
 class Generator:
-    """Random numbers as arrays of the current backend, reproducible from a seed.
+    """Random numbers as arrays of any backend, reproducible from a seed.
+
+    Every method takes ``like=``: an array whose namespace (and device) the draw
+    follows, so a function that draws a mask for its input ``x`` calls
+    ``rng.bernoulli(p, x.shape, like=x)`` and works on whatever backend ``x``
+    lives. Without ``like`` the draw is on the current backend.
 
     NumPy and array-api-strict draw on the host with NumPy's ``default_rng``
     (the strict backend then moves the draw), so both give the same numbers for
-    the same seed. CuPy draws on the GPU with ``cupy.random.default_rng``-style
-    generators and gives its own (reproducible) stream.
+    the same seed. CuPy draws on the GPU with its own generator, seeded with the
+    same seed (its own reproducible stream).
 
     Parameters
     ----------
@@ -228,53 +305,81 @@ class Generator:
     """
 
     def __init__(self, seed: int | None = None):
-        self.backend = get_backend()
-        if self.backend == "cupy":
+        self.seed = seed
+        self._host = np.random.default_rng(seed)
+        self._gpu = None
+
+    def _target(self, like) -> ModuleType:
+        return current_namespace() if like is None else get_namespace(like)
+
+    def _cupy_generator(self):
+        if self._gpu is None:
             import cupy
 
-            self._cupy = cupy.random.RandomState(seed)
-        self._host = np.random.default_rng(seed)
+            self._gpu = cupy.random.RandomState(self.seed)
+        return self._gpu
 
-    def _move(self, sample: np.ndarray, dtype=None):
-        if self.backend == "numpy":
-            return sample if dtype is None else sample.astype(np.dtype(dtype), copy=False)
-        return asarray(sample, dtype=dtype)
+    def _draw(self, like, dtype, host_draw, gpu_draw):
+        """``gpu_draw(cupy_rng, dtype_name)`` on CuPy, else ``host_draw(numpy_rng)`` moved to the target."""
+        xp = self._target(like)
+        if dtype is not None and not isinstance(dtype, str) and _dtype_name(dtype) is None:
+            return xp.asarray(host_draw(self._host), dtype=dtype)  # integer dtypes
+        float_dtype = resolve_dtype(dtype, xp)
+        if array_api_compat.is_cupy_namespace(xp):
+            with _device_of(like):
+                return gpu_draw(self._cupy_generator(), _dtype_name(float_dtype))
+        sample = host_draw(self._host)
+        if array_api_compat.is_numpy_namespace(xp):
+            return sample.astype(np.dtype(_dtype_name(float_dtype)), copy=False)
+        return xp.asarray(sample, dtype=float_dtype)
 
-    def normal(self, loc=0.0, scale=1.0, size=None, dtype=None):
-        """Gaussian draws of shape ``size``."""
-        if self.backend == "cupy":
-            return self._cupy.normal(loc, scale, size, dtype=dtype or "float64")
-        return self._move(self._host.normal(loc, scale, size), dtype)
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, like=None):
+        """Gaussian draws of shape ``size`` (default floating dtype unless ``dtype``)."""
+        return self._draw(
+            like, dtype, lambda g: g.normal(loc, scale, size), lambda g, d: g.normal(loc, scale, size, dtype=d)
+        )
 
-    def uniform(self, low=0.0, high=1.0, size=None, dtype=None):
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=None, like=None):
         """Uniform draws on ``[low, high)`` of shape ``size``."""
-        if self.backend == "cupy":
-            return self._cupy.uniform(low, high, size, dtype=dtype or "float64")
-        return self._move(self._host.uniform(low, high, size), dtype)
+        return self._draw(
+            like, dtype, lambda g: g.uniform(low, high, size), lambda g, d: g.uniform(low, high, size, dtype=d)
+        )
 
-    def integers(self, low, high=None, size=None):
+    def integers(self, low, high=None, size=None, like=None):
         """Integers on ``[low, high)`` (int64) of shape ``size``."""
         if high is None:
             low, high = 0, low
-        if self.backend == "cupy":
-            return self._cupy.randint(low, high, size, dtype="int64")
-        return self._move(self._host.integers(low, high, size, dtype=np.int64))
+        xp = self._target(like)
+        if array_api_compat.is_cupy_namespace(xp):
+            with _device_of(like):
+                return self._cupy_generator().randint(low, high, size, dtype="int64")
+        sample = self._host.integers(low, high, size, dtype=np.int64)
+        return sample if array_api_compat.is_numpy_namespace(xp) else xp.asarray(sample)
 
-    def permutation(self, n: int):
+    def permutation(self, n: int, like=None):
         """A random permutation of ``range(n)`` (int64)."""
-        if self.backend == "cupy":
-            return self._cupy.permutation(n).astype("int64")
-        return self._move(self._host.permutation(n).astype(np.int64))
+        xp = self._target(like)
+        if array_api_compat.is_cupy_namespace(xp):
+            with _device_of(like):
+                return self._cupy_generator().permutation(n).astype("int64")
+        sample = self._host.permutation(n).astype(np.int64)
+        return sample if array_api_compat.is_numpy_namespace(xp) else xp.asarray(sample)
 
-    def bernoulli(self, p: float, size=None, dtype=None):
-        """Draws that are 1 with probability ``p`` and 0 otherwise (float by default)."""
+    def bernoulli(self, p: float, size=None, dtype=None, like=None):
+        """Draws that are 1 with probability ``p`` and 0 otherwise (default floating dtype unless ``dtype``)."""
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"bernoulli probability must be in [0, 1], got {p}")
-        draws = self.uniform(0.0, 1.0, size)
+        draws = self.uniform(0.0, 1.0, size, dtype=dtype, like=like)
         xp = get_namespace(draws)
-        return xp.astype(draws < p, dtype or draws.dtype)
+        return xp.astype(draws < p, draws.dtype)
+
+
+def _device_of(like):
+    """Context manager selecting the CUDA device of ``like`` (a no-op without one)."""
+    device = getattr(like, "device", None)
+    return device if hasattr(device, "__enter__") else contextlib.nullcontext()
 
 
 def default_rng(seed: int | None = None) -> Generator:
-    """A :class:`Generator` on the current backend (like ``numpy.random.default_rng``)."""
+    """A seeded :class:`Generator` (like ``numpy.random.default_rng``); draws follow ``like=`` or the current backend."""
     return Generator(seed)
