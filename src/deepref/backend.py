@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -183,20 +185,23 @@ def resolve_dtype(dtype=None, xp: ModuleType | None = None):
     xp = current_namespace() if xp is None else xp
     if dtype is None:
         return getattr(xp, _default_dtype_name)
-    name = dtype if isinstance(dtype, str) else _dtype_name(dtype)
+    name = dtype if isinstance(dtype, str) else _dtype_name(dtype, xp)
     if name not in DTYPES:
         raise TypeError(f"expected a floating dtype, one of {', '.join(DTYPES)}; got {dtype!r}")
     return getattr(xp, name)
 
 
-def _dtype_name(dtype) -> str | None:
-    """"float32" / "float64" for a floating dtype object of any backend, else ``None``."""
-    for name in DTYPES:
-        try:
-            if dtype == np.dtype(name) or str(dtype) == name:
-                return name
-        except TypeError:
+def _dtype_name(dtype, xp: ModuleType | None = None) -> str | None:
+    """"float32" / "float64" for a floating dtype object of ``xp``, NumPy or array-api-strict, else ``None``."""
+    strict = sys.modules.get("array_api_strict")
+    for namespace in (xp, np, strict):
+        if namespace is None:
             continue
+        for name in DTYPES:
+            with warnings.catch_warnings():  # array-api-strict warns on cross-library comparisons
+                warnings.simplefilter("ignore")
+                if dtype == getattr(namespace, name):
+                    return name
     return None
 
 
@@ -322,15 +327,15 @@ class Generator:
     def _draw(self, like, dtype, host_draw, gpu_draw):
         """``gpu_draw(cupy_rng, dtype_name)`` on CuPy, else ``host_draw(numpy_rng)`` moved to the target."""
         xp = self._target(like)
-        if dtype is not None and not isinstance(dtype, str) and _dtype_name(dtype) is None:
+        if dtype is not None and not isinstance(dtype, str) and _dtype_name(dtype, xp) is None:
             return xp.asarray(host_draw(self._host), dtype=dtype)  # integer dtypes
         float_dtype = resolve_dtype(dtype, xp)
         if array_api_compat.is_cupy_namespace(xp):
             with _device_of(like):
-                return gpu_draw(self._cupy_generator(), _dtype_name(float_dtype))
+                return gpu_draw(self._cupy_generator(), _dtype_name(float_dtype, xp))
         sample = host_draw(self._host)
         if array_api_compat.is_numpy_namespace(xp):
-            return sample.astype(np.dtype(_dtype_name(float_dtype)), copy=False)
+            return sample.astype(float_dtype, copy=False)
         return xp.asarray(sample, dtype=float_dtype)
 
     def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, like=None):

@@ -14,7 +14,10 @@ ValueError: x must have shape (N, 4), got (2, 3)
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 _LETTERS = "NMKLPQRSTUVW"
 
@@ -44,26 +47,68 @@ def check_same_shape(name_a: str, a, name_b: str, b) -> None:
         raise ValueError(f"{name_b} must have the shape of {name_a}, {tuple(a.shape)}; got {tuple(b.shape)}")
 
 
-def check_positive(name: str, value: float, allow_zero: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0 with ``allow_zero``)."""
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+def _is_real(value) -> bool:
+    """A real number (Python or NumPy scalar), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def check_in_range(name: str, value: float, low: float, high: float, closed: str = "left") -> None:
-    """Raise ``ValueError`` unless ``value`` lies between ``low`` and ``high``.
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """Raise ``ValueError`` unless ``value`` is an integer ``>= minimum`` (NumPy integers accepted).
 
-    ``closed`` says which ends belong to the interval: ``"left"`` (the default,
-    ``low <= value < high``), ``"right"``, ``"both"`` or ``"neither"``.
+    Returns the value as a Python ``int``. Floats are rejected even when
+    integral (``2.0``), as are bools.
+
+    >>> check_count("epochs", 2.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be an integer >= 1, got 2.5
     """
-    lower_ok = value >= low if closed in ("left", "both") else value > low
-    upper_ok = value <= high if closed in ("right", "both") else value < high
-    if not (isinstance(value, (int, float)) and lower_ok and upper_ok):
-        left = "[" if closed in ("left", "both") else "("
-        right = "]" if closed in ("right", "both") else ")"
-        raise ValueError(f"{name} must be in {left}{low}, {high}{right}, got {value!r}")
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(name: str, value, low: float = -math.inf, high: float = math.inf, closed: str = "both") -> float:
+    """Raise ``ValueError`` unless ``value`` is a finite real number between ``low`` and ``high``.
+
+    ``closed`` says which ends belong to the interval: ``"both"`` (the default),
+    ``"left"``, ``"right"`` or ``"neither"``. NumPy scalars are accepted; bools,
+    ``None``, strings, NaN and infinities are not. Returns the value as a ``float``.
+    """
+    check_choice("closed", closed, ("both", "left", "right", "neither"))
+    ok = _is_real(value) and math.isfinite(value)
+    if ok:
+        ok = (value >= low if closed in ("left", "both") else value > low) and (
+            value <= high if closed in ("right", "both") else value < high
+        )
+    if not ok:
+        raise ValueError(f"{name} must be {_describe_interval(low, high, closed)}, got {value!r}")
+    return float(value)
+
+
+def _describe_interval(low: float, high: float, closed: str) -> str:
+    if math.isinf(high) and not math.isinf(low):
+        return f"a finite number {'>=' if closed in ('left', 'both') else '>'} {low:g}"
+    if math.isinf(low) and not math.isinf(high):
+        return f"a finite number {'<=' if closed in ('right', 'both') else '<'} {high:g}"
+    if math.isinf(low):
+        return "a finite number"
+    left = "[" if closed in ("left", "both") else "("
+    right = "]" if closed in ("right", "both") else ")"
+    return f"in {left}{low}, {high}{right}"
+
+
+def check_positive(name: str, value: float, allow_zero: bool = False) -> float:
+    """Raise ``ValueError`` unless ``value`` is a finite number > 0 (or >= 0 with ``allow_zero``)."""
+    return check_real(name, value, 0.0, math.inf, closed="left" if allow_zero else "neither")
+
+
+def check_in_range(name: str, value: float, low: float, high: float, closed: str = "left") -> float:
+    """Raise ``ValueError`` unless ``value`` lies between ``low`` and ``high`` (``closed`` as in :func:`check_real`).
+
+    The default ``"left"`` means ``low <= value < high``.
+    """
+    return check_real(name, value, low, high, closed)
 
 
 def check_choice(name: str, value, choices: Iterable) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_namespace
-from ..validation import check_ndim, check_positive, check_same_shape
+from ..validation import check_count, check_ndim, check_positive, check_same_shape
 from .module import Module
 
 
@@ -57,16 +57,23 @@ def tanh_backward(dout, cache: OutputCache):
 
 
 def relu_forward(x):
-    """Rectified linear unit ``max(x, 0)``. Returns ``(out, InputCache)``."""
+    """Rectified linear unit ``max(x, 0)``. Returns ``(out, InputCache)``.
+
+    NaN inputs stay NaN (the comparison is written so that NaN is not zeroed),
+    so a diverging run is seen by the loss, not hidden by the activation.
+    """
     xp = get_namespace(x)
-    return xp.where(x > 0, x, xp.zeros_like(x)), InputCache(x)
+    return xp.where(x <= 0, xp.zeros_like(x), x), InputCache(x)
 
 
 def relu_backward(dout, cache: InputCache):
-    """``dx = dout * 1[x > 0]`` (the sub-gradient 0 is taken at ``x = 0``)."""
+    """``dx = dout * 1[x > 0]`` (the one-sided derivative 0 is taken at ``x = 0``).
+
+    Written as a product, so a NaN in ``dout`` or ``x`` propagates to ``dx``.
+    """
     xp = get_namespace(dout)
     check_same_shape("x", cache.x, "dout", dout)
-    return xp.where(cache.x > 0, dout, xp.zeros_like(dout))
+    return dout * xp.astype(xp.logical_not(cache.x <= 0), dout.dtype)
 
 
 class LeakyReLUCache(NamedTuple):
@@ -110,7 +117,8 @@ def maxout_forward(z, pieces: int):
     """
     xp = get_namespace(z)
     check_ndim("z", z, 2, "(N, M * pieces)")
-    if not isinstance(pieces, int) or pieces < 1 or z.shape[1] % pieces:
+    check_count("pieces", pieces)
+    if z.shape[1] % pieces:
         raise ValueError(f"maxout needs pieces >= 1 dividing the {z.shape[1]} features, got {pieces!r}")
     grouped = xp.reshape(z, (z.shape[0], z.shape[1] // pieces, pieces))
     index = xp.argmax(grouped, axis=2)
@@ -137,7 +145,7 @@ class _Elementwise(Module):
         return out
 
     def backward(self, dout):
-        return type(self)._pair[1](dout, self._cache)
+        return type(self)._pair[1](dout, self.saved_cache())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -173,18 +181,18 @@ class LeakyReLU(Module):
         return out
 
     def backward(self, dout):
-        return leaky_relu_backward(dout, self._cache)
+        return leaky_relu_backward(dout, self.saved_cache())
 
 
 class Maxout(Module):
     """Maxout over groups of ``pieces`` features (put it after a ``Linear`` with ``M * pieces`` outputs)."""
 
     def __init__(self, pieces: int):
-        self.pieces = pieces
+        self.pieces = check_count("pieces", pieces)
 
     def forward(self, z):
         out, self._cache = maxout_forward(z, self.pieces)
         return out
 
     def backward(self, dout):
-        return maxout_backward(dout, self._cache)
+        return maxout_backward(dout, self.saved_cache())

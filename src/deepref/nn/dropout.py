@@ -29,7 +29,9 @@ class DropoutCache(NamedTuple):
     mask: object
 
 
-def dropout_mask(shape, p: float, rng: Generator | int | None = None, inverted: bool = True, dtype=None):
+def dropout_mask(
+    shape, p: float, rng: Generator | int | None = None, inverted: bool = True, dtype=None, like=None
+):
     """Random keep-mask for dropout probability ``p``.
 
     Parameters
@@ -43,7 +45,9 @@ def dropout_mask(shape, p: float, rng: Generator | int | None = None, inverted: 
     inverted : bool
         If true the kept entries equal ``1 / (1 - p)``, otherwise ``1``.
     dtype : dtype, optional
-        Floating dtype of the mask (float64 by default).
+        Floating dtype of the mask (the default float unless given).
+    like : array, optional
+        The mask is drawn on this array's backend and device (the current backend otherwise).
 
     Returns
     -------
@@ -51,7 +55,7 @@ def dropout_mask(shape, p: float, rng: Generator | int | None = None, inverted: 
     """
     check_in_range("dropout probability p", p, 0.0, 1.0)
     keep = 1.0 - p
-    mask = as_generator(rng).bernoulli(keep, tuple(shape), dtype=dtype)
+    mask = as_generator(rng).bernoulli(keep, tuple(shape), dtype=dtype, like=like)
     return mask / keep if inverted else mask
 
 
@@ -109,15 +113,15 @@ class Dropout(Module):
 
     def forward(self, x):
         if self.training:
-            mask = dropout_mask(x.shape, self.p, self.rng, self.inverted, dtype=x.dtype)
+            mask = dropout_mask(x.shape, self.p, self.rng, self.inverted, dtype=x.dtype, like=x)
             out, self._cache = dropout_forward(x, mask)
             return out
         self._cache = None
         return x if self.inverted else x * (1.0 - self.p)
 
     def backward(self, dout):
-        if self._cache is not None:
-            return dropout_backward(dout, self._cache)
+        if self.training:
+            return dropout_backward(dout, self.saved_cache())
         return dout if self.inverted else dout * (1.0 - self.p)
 
     def __repr__(self) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import Generator, default_rng, get_namespace
+from ..backend import Generator, default_rng, get_namespace, resolve_dtype
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -45,7 +45,7 @@ def as_generator(rng: Generator | int | None) -> Generator:
 def zeros(shape, dtype=None):
     """All-zero array (biases; for weights it keeps hidden units identical)."""
     xp = get_namespace()
-    return xp.zeros(tuple(shape), dtype=dtype or xp.float64)
+    return xp.zeros(tuple(shape), dtype=resolve_dtype(dtype, xp))
 
 
 def uniform(shape, bound: float, rng=None, dtype=None):

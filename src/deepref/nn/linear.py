@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_namespace
-from ..validation import check_choice, check_ndim, check_shape
+from ..validation import check_choice, check_count, check_ndim, check_shape
 from .init import INITIALIZERS, as_generator, zeros
 from .module import Module, Parameter
 
@@ -75,6 +75,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "fan_in_uniform", seed=None, dtype=None):
+        check_count("in_features", in_features)
+        check_count("out_features", out_features)
         check_choice("init", init, INITIALIZERS)
         rng = as_generator(seed)
         self.weight = Parameter(INITIALIZERS[init]((in_features, out_features), rng=rng, dtype=dtype))
@@ -86,7 +88,7 @@ class Linear(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = linear_backward(dout, self._cache)
+        dx, dw, db = linear_backward(dout, self.saved_cache())
         self.weight.accumulate(dw)
         self.bias.accumulate(db)
         return dx

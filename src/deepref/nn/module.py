@@ -9,12 +9,18 @@ losses can be summed, as in PyTorch; :meth:`Module.zero_grad` clears them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from os import PathLike
 
 import numpy as np
 
-from ..backend import get_namespace, to_numpy
+from ..backend import get_namespace, to_numpy, use_backend
+
+
+def size_of(shape) -> int:
+    """Number of elements of an array of ``shape`` (the one shape-product helper)."""
+    return math.prod(int(d) for d in shape)
 
 
 class Parameter:
@@ -50,10 +56,29 @@ class Module:
     training: bool = True
 
     def __setattr__(self, name, value):
+        registry = self.__dict__.setdefault("_children", {})
         if isinstance(value, (Parameter, Module)):
-            registry = self.__dict__.setdefault("_children", {})
             registry[name] = value
+        else:
+            registry.pop(name, None)  # replaced by a plain value: no longer a child
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self.__dict__.get("_children", {}).pop(name, None)
+        buffers = self.__dict__.get("_buffer_names", [])
+        if name in buffers:
+            buffers.remove(name)
+        object.__delattr__(self, name)
+
+    def saved_cache(self):
+        """The cache the last ``forward`` stored; a clear error if ``backward`` comes first."""
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward was called before forward: run forward(x) first, "
+                "since the backward pass needs the values the forward pass saved"
+            )
+        return cache
 
     def register_buffer(self, name: str, value) -> None:
         """Store ``value`` as attribute ``name`` and include it in :meth:`state_dict`."""
@@ -77,17 +102,28 @@ class Module:
                 yield name, value
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
-        """``(dotted name, Parameter)`` pairs of this module and its children."""
-        pairs = []
-        for name, value in self.__dict__.get("_children", {}).items():
-            if isinstance(value, Parameter):
-                pairs.append((prefix + name, value))
-            else:
-                pairs.extend(value.named_parameters(prefix + name + "."))
+        """``(dotted name, Parameter)`` pairs of this module and its children.
+
+        A parameter shared by several children (tied weights) is listed once,
+        under the first name it was found by, as in PyTorch: an optimizer given
+        ``parameters()`` then steps it once.
+        """
+        pairs, seen = [], set()
+        for name, parameter in self._all_named_parameters(prefix):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                pairs.append((name, parameter))
         return pairs
 
+    def _all_named_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, value in self.__dict__.get("_children", {}).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+            else:
+                yield from value._all_named_parameters(prefix + name + ".")
+
     def parameters(self) -> list[Parameter]:
-        """All parameters, children's included, in registration order."""
+        """All parameters, children's included, in registration order, each once."""
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = "") -> list[tuple[str, object]]:
@@ -114,7 +150,21 @@ class Module:
 
     def num_parameters(self) -> int:
         """Number of scalar parameters."""
-        return int(sum(int(np.prod(p.shape)) for p in self.parameters()))
+        return sum(size_of(p.shape) for p in self.parameters())
+
+    def to(self, backend: str) -> Module:
+        """Move parameters and buffers to array backend ``backend`` (in place; returns ``self``).
+
+        Gradients are dropped. Use it when a module built under one backend must
+        run on inputs of another: mixing backends in one operation is an error.
+        """
+        state = self.state_dict()
+        with use_backend(backend) as xp:
+            for name, p in self.named_parameters():
+                p.data, p.grad = xp.asarray(state[name]), None
+            for name, _ in self.named_buffers():
+                self._set_buffer(name, xp.asarray(state[name]))
+        return self
 
     # -- saving and loading ------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -124,7 +174,12 @@ class Module:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Load arrays saved by :meth:`state_dict`; names and shapes must match exactly."""
+        """Load arrays saved by :meth:`state_dict`; names, shapes and dtypes must match exactly.
+
+        Nothing is cast: a float32 state loaded into a float64 module is an error
+        (convert the module or the state first), so a saved state loads back bit
+        for bit. The arrays land on the backend of the module's current arrays.
+        """
         params = dict(self.named_parameters())
         buffers = dict(self.named_buffers())
         expected = set(params) | set(buffers)
@@ -140,7 +195,12 @@ class Module:
                 raise ValueError(
                     f"{name}: saved shape {value.shape} does not match the module's {tuple(current.shape)}"
                 )
-            moved = get_namespace(current).asarray(value.astype(to_numpy(current).dtype, copy=True))
+            if value.dtype != to_numpy(current).dtype:
+                raise TypeError(
+                    f"{name}: saved dtype {value.dtype} does not match the module's {to_numpy(current).dtype}; "
+                    "build the module with the saved dtype (dtype=...) instead of loading across dtypes"
+                )
+            moved = get_namespace(current).asarray(value.copy())
             if name in params:
                 params[name].data = moved
             else:
