@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from ..backend import default_rng, get_namespace, to_numpy
-from ..nn.utils import loss_and_gradient, parameters_to_vector, vector_to_parameters
+from ..nn.utils import loss_and_gradient, parameters_to_vector, restoring, vector_to_parameters
 from ..validation import check_ndim, check_positive, check_shape
 
 
@@ -73,7 +73,8 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None, w
 
     .. math:: Hv \\approx \\frac{\\nabla L(\\theta + h v) - \\nabla L(\\theta - h v)}{2h}
 
-    The model's parameters are restored afterwards (also when the loss is not finite).
+    The model is given back as it was found (parameters, batch-norm running
+    statistics and mode; also when the loss is not finite).
     With ``weight_decay`` :math:`\\lambda > 0` the loss is
     :math:`L(\\theta) + \\tfrac{\\lambda}{2}\\|\\theta\\|^2` (the penalty that
     ``weight_decay`` of the optimizers follows), whose Hessian adds :math:`\\lambda I`.
@@ -101,13 +102,11 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None, w
     check_positive("weight_decay", weight_decay, allow_zero=True)
     h = finite_difference_step(theta, v) if step is None else step
     check_positive("step", h)
-    try:
+    with restoring(model):
         vector_to_parameters(theta + h * v, model)
         _, grad_plus = loss_and_gradient(model, loss_fn, x, y)
         vector_to_parameters(theta - h * v, model)
         _, grad_minus = loss_and_gradient(model, loss_fn, x, y)
-    finally:
-        vector_to_parameters(theta, model)
     return (grad_plus - grad_minus) / (2.0 * h) + weight_decay * v
 
 
@@ -149,7 +148,9 @@ def _tridiagonal(alphas: list[float], betas: list[float]) -> list[list[float]]:
     ]
 
 
-def lanczos(matvec: Callable, dim: int, num_steps: int = 30, seed: int = 0, dtype=None) -> LanczosResult:
+def lanczos(
+    matvec: Callable, dim: int, num_steps: int = 30, seed: int = 0, dtype=None, like=None
+) -> LanczosResult:
     """Eigenvalue estimates of a symmetric operator from ``num_steps`` products, by Lanczos iteration.
 
     Starting from a random unit vector :math:`q_1`, Lanczos builds an
@@ -176,7 +177,10 @@ def lanczos(matvec: Callable, dim: int, num_steps: int = 30, seed: int = 0, dtyp
     seed : int
         Seed of the starting vector.
     dtype : optional
-        Of the starting vector (float64 by default).
+        Of the starting vector (the default float unless given).
+    like : array, optional
+        The starting vector is drawn on this array's backend and device (the
+        current backend's otherwise); pass the vector ``matvec`` works on.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def lanczos(matvec: Callable, dim: int, num_steps: int = 30, seed: int = 0, dtyp
     check_positive("num_steps", num_steps)
     if num_steps > dim:
         raise ValueError(f"num_steps must be at most dim = {dim}, got {num_steps}")
-    start = default_rng(seed).normal(size=(dim,), dtype=dtype)
+    start = default_rng(seed).normal(size=(dim,), dtype=dtype, like=like)
     xp = get_namespace(start)
     basis = [start / _norm(start)]
     alphas: list[float] = []
@@ -214,7 +218,12 @@ def hessian_extreme_eigenvalues(model, loss_fn, x, y, num_steps: int = 30, seed:
     theta = parameters_to_vector(model)
     steps = min(int(num_steps), theta.shape[0])
     result = lanczos(
-        lambda v: hessian_vector_product(model, loss_fn, x, y, v), theta.shape[0], steps, seed, theta.dtype
+        lambda v: hessian_vector_product(model, loss_fn, x, y, v),
+        theta.shape[0],
+        steps,
+        seed,
+        theta.dtype,
+        like=theta,
     )
     return float(result.ritz_values[0]), float(result.ritz_values[-1])
 

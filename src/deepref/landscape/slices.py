@@ -22,7 +22,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import default_rng, get_namespace
-from ..nn.utils import flatten_arrays, num_elements, parameters_to_vector, split_vector, vector_to_parameters
+from ..nn.utils import (
+    flatten_arrays,
+    num_elements,
+    parameters_to_vector,
+    restoring,
+    split_vector,
+    vector_to_parameters,
+)
 from ..validation import check_finite_loss, check_ndim
 from .hessian import _check_direction
 
@@ -39,13 +46,9 @@ def _loss_at(model, loss_fn, x, y, theta) -> float:
 
 def _evaluate(model, loss_fn, x, y, points) -> list[float]:
     """Losses at each parameter vector of ``points``; the model's parameters and mode are restored."""
-    original, was_training = parameters_to_vector(model), model.training
-    model.eval()
-    try:
+    with restoring(model):
+        model.eval()
         return [_loss_at(model, loss_fn, x, y, theta) for theta in points]
-    finally:
-        vector_to_parameters(original, model)
-        model.train(was_training)
 
 
 def _check_vector(name: str, v, model) -> None:
@@ -133,7 +136,7 @@ def filter_normalize(direction, model):
 def random_direction(model, seed: int | None = None):
     """A Gaussian direction in parameter space, filter normalised (:func:`filter_normalize`); ``(P,)``."""
     theta = parameters_to_vector(model)
-    draw = default_rng(seed).normal(size=tuple(theta.shape), dtype=theta.dtype)
+    draw = default_rng(seed).normal(size=tuple(theta.shape), dtype=theta.dtype, like=theta)
     return filter_normalize(draw, model)
 
 

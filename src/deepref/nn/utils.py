@@ -17,9 +17,12 @@ order, each flattened row-major (C order).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from ..backend import get_namespace
 from ..validation import check_finite_loss, check_ndim
-from .module import Module, Parameter
+from .module import Module, Parameter, size_of
 
 
 def _parameters(model: Module | list[Parameter]) -> list[Parameter]:
@@ -29,16 +32,9 @@ def _parameters(model: Module | list[Parameter]) -> list[Parameter]:
     return params
 
 
-def _size(shape: tuple) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
-
-
 def num_elements(model: Module | list[Parameter]) -> int:
     """Length ``P`` of the flat parameter vector of ``model`` (a module or a list of parameters)."""
-    return sum(_size(p.shape) for p in _parameters(model))
+    return sum(size_of(p.shape) for p in _parameters(model))
 
 
 def flatten_arrays(arrays) -> object:
@@ -76,16 +72,42 @@ def split_vector(vector, model: Module | list[Parameter]) -> list:
     xp = get_namespace(vector)
     pieces, start = [], 0
     for p in params:
-        size = _size(p.shape)
+        size = size_of(p.shape)
         pieces.append(xp.reshape(vector[start : start + size], p.shape))
         start += size
     return pieces
 
 
 def vector_to_parameters(vector, model: Module | list[Parameter]) -> None:
-    """Set the parameters of ``model`` from a ``(P,)`` vector (in place; shapes and order as in flattening)."""
+    """Set the parameters of ``model`` from a ``(P,)`` vector (shapes and order as in flattening).
+
+    Each parameter receives a copy, never a view of ``vector``: later in-place
+    updates of the model cannot change the caller's vector, nor the reverse.
+    """
+    xp = get_namespace(vector)
     for param, piece in zip(_parameters(model), split_vector(vector, model), strict=True):
-        param.data = piece
+        param.data = xp.asarray(piece, copy=True)
+
+
+@contextlib.contextmanager
+def restoring(model: Module) -> Iterator[Module]:
+    """Context manager that gives ``model`` back as it found it: parameters, buffers and mode.
+
+    Tools that probe a model (Hessian-vector products, loss slices) run inside it,
+    so a forward pass in training mode cannot leave batch-norm running statistics
+    changed, and no parameter is left pointing at a probe vector.
+    """
+    params = [(p, p.data) for p in _parameters(model)]
+    buffers = [(name, get_namespace(b).asarray(b, copy=True)) for name, b in model.named_buffers()]
+    was_training = model.training
+    try:
+        yield model
+    finally:
+        for param, data in params:
+            param.data = data
+        for name, value in buffers:
+            model._set_buffer(name, value)
+        model.train(was_training)
 
 
 def loss_and_gradient(model: Module, loss_fn, x, y) -> tuple[float, object]:
