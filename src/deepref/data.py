@@ -201,11 +201,15 @@ def affine_warp(images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray) 
 
     Output pixel ``p`` reads the input at ``R(-angle) (p - c - shift) + c``; pixels
     that fall outside the input read 0 (background). An angle of 0 and integer
-    shifts move pixels exactly; multiples of 90 degrees rotate exactly.
+    shifts move pixels, and multiples of 90 degrees rotate square images, up to
+    rounding (about 1e-15 of the pixel values).
+    The sampling is the spatial transformer's (:func:`deepref.stn.affine_grid` and
+    :func:`deepref.stn.grid_sample` with ``align_corners=True``), so there is one
+    bilinear sampler in the library.
 
     Parameters
     ----------
-    images : (N, H, W) float array
+    images : (N, H, W) float array, H and W at least 2
     angles_deg : (N,) array
         Anticlockwise rotation in degrees (as displayed with ``imshow``).
     shifts : (N, 2) array
@@ -215,36 +219,37 @@ def affine_warp(images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray) 
     -------
     (N, H, W) float64 numpy array
     """
+    from .stn.sampling import affine_grid, grid_sample
+
     images = np.asarray(images, dtype=np.float64)
-    if images.ndim != 3:
-        raise ValueError(f"images must be 3-D (N, H, W), got shape {images.shape}")
+    if images.ndim != 3 or min(images.shape[1:]) < 2:
+        raise ValueError(f"images must be 3-D (N, H, W) with H, W >= 2, got shape {images.shape}")
     n, h, w = images.shape
-    angles = np.deg2rad(np.asarray(angles_deg, dtype=np.float64)).reshape(n, 1, 1)
-    shifts = np.asarray(shifts, dtype=np.float64).reshape(n, 2, 1, 1)
-    rows, cols = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    dy, dx = rows - cy - shifts[:, 0], cols - cx - shifts[:, 1]
+    theta = warp_matrices(angles_deg, shifts, h, w)
+    grid = affine_grid(theta, (n, 1, h, w), align_corners=True)
+    return grid_sample(images[:, None], grid, align_corners=True)[:, 0]
+
+
+def warp_matrices(angles_deg, shifts, h: int, w: int) -> np.ndarray:
+    """The ``(N, 2, 3)`` affine matrices, in the sampler's normalised coordinates, of :func:`affine_warp`.
+
+    With ``align_corners=True`` a pixel offset ``d`` from the centre is ``d / s`` in
+    normalised units, ``s = (size - 1) / 2``. The source of output point ``(x, y)``
+    is ``R(-angle) ((x, y) - t) `` in pixels, which in normalised units scales the
+    off-diagonal terms by the aspect ratio ``s_y / s_x`` and the shift by ``1 / s``.
+    """
+    angles = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
+    shifts = np.asarray(shifts, dtype=np.float64).reshape(-1, 2)
+    if angles.shape != (shifts.shape[0],):
+        raise ValueError(f"angles_deg must have shape (N,) = ({shifts.shape[0]},), got {angles.shape}")
+    sy, sx = (h - 1) / 2, (w - 1) / 2
     cos, sin = np.cos(angles), np.sin(angles)
-    # inverse rotation in (x right, y up) coordinates, with rows pointing down
-    src_x = cos * dx - sin * dy + cx
-    src_y = sin * dx + cos * dy + cy
-    return _bilinear(images, src_y, src_x)
-
-
-def _bilinear(images: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
-    """Sample ``images`` (N, H, W) at real positions (N, H, W), zero outside."""
-    n, h, w = images.shape
-    y0, x0 = np.floor(src_y), np.floor(src_x)
-    out = np.zeros_like(src_y)
-    batch = np.arange(n).reshape(n, 1, 1)
-    for oy in (0, 1):
-        for ox in (0, 1):
-            yy, xx = y0 + oy, x0 + ox
-            weight = (1 - np.abs(src_y - yy)) * (1 - np.abs(src_x - xx))
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            values = images[batch, np.clip(yy, 0, h - 1).astype(np.int64), np.clip(xx, 0, w - 1).astype(np.int64)]
-            out += np.where(inside, weight * values, 0.0)
-    return out
+    ty, tx = shifts[:, 0], shifts[:, 1]
+    rows = [
+        [cos, -sin * sy / sx, (-cos * tx + sin * ty) / sx],
+        [sin * sx / sy, cos, (-sin * tx - cos * ty) / sy],
+    ]
+    return np.stack([np.stack(row, axis=-1) for row in rows], axis=1)
 
 
 def augment_images(
