@@ -49,6 +49,20 @@ def tests(session):
 
 
 @nox.session(python=PYTHON)
+def gpu(session):
+    """The GPU check: unit suite, every chapter and the benchmarks on CuPy, one report in build/gpu.
+
+    Skips without an NVIDIA GPU. On a GPU machine without network, run
+    ``scripts/gpu_check.py`` directly instead (README, "GPU").
+    """
+    if not shutil.which("nvidia-smi"):
+        session.skip("no NVIDIA GPU here (nvidia-smi not found); the check needs CuPy and a CUDA device")
+    session.install("-e", ".[test,book,oracle,gpu]", TORCH)
+    _install_corpora(session)
+    session.run("python", "scripts/gpu_check.py", "--out", "build/gpu", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def docs(session):
     """The executed HTML book in build/html (forced execution on CI; -W turns warnings into errors)."""
     session.install("-e", ".[book]")

@@ -35,6 +35,7 @@ import numpy as np
 from ..backend import get_namespace, to_numpy
 from ..nn.module import Parameter
 from ..validation import check_finite_loss, check_ndim, check_positive
+from .clip import global_norm
 
 
 @dataclass
@@ -73,12 +74,8 @@ def _dot(a, b) -> float:
 
 
 def _norm(v) -> float:
-    """Euclidean norm, scaled by the largest entry so that squaring cannot overflow."""
-    xp = get_namespace(v)
-    largest = float(xp.max(xp.abs(v)))
-    if largest == 0.0 or not math.isfinite(largest):
-        return largest
-    return largest * math.sqrt(_dot(v / largest, v / largest))
+    """Euclidean norm of a vector (:func:`deepref.optim.clip.global_norm`, safe from overflow)."""
+    return global_norm([v])
 
 
 def backtracking_line_search(fun: Callable, x, value: float, slope: float, direction,
@@ -131,7 +128,8 @@ class _Recorder:
     def __init__(self):
         self.values, self.path = [], []
 
-    def record(self, x, value: float) -> None:
+    def record(self, x, value) -> None:
+        value = float(value)  # a 0-D array of any backend
         check_finite_loss(value, f"iteration {len(self.values)}")
         self.values.append(value)
         self.path.append(to_numpy(x).copy())
@@ -266,7 +264,7 @@ def minimize_with_optimizer(fun: Callable, grad: Callable, x0, make_optimizer: C
         ``path`` holds the trajectory (used for the 2-D plots of the book).
     """
     _check_start(x0, tol, max_iter)
-    param = Parameter(x0)
+    param = Parameter(get_namespace(x0).asarray(x0, copy=True))  # optimizers update in place: keep x0
     optimizer = make_optimizer([param])
     recorder = _Recorder()
     recorder.record(param.data, fun(param.data))
