@@ -133,7 +133,15 @@ def get_namespace(*arrays) -> ModuleType:
     present = [a for a in arrays if a is not None and not isinstance(a, (int, float, complex, bool))]
     if not present:
         return current_namespace()
-    return array_api_compat.array_namespace(*present)
+    try:
+        return array_api_compat.array_namespace(*present)
+    except TypeError as err:
+        kinds = sorted({f"{type(a).__module__}.{type(a).__name__}" for a in present})
+        raise TypeError(
+            f"arrays of different backends cannot be mixed in one operation (got {', '.join(kinds)}); "
+            "build modules and data under the backend of their inputs (deepref.backend.use_backend) "
+            'or move a module with module.to("numpy" | "cupy" | "array_api_strict")'
+        ) from err
 
 
 DTYPES = ("float64", "float32")

@@ -24,7 +24,7 @@ import numpy as np
 
 from .backend import get_namespace
 from .data import minibatch_indices
-from .validation import check_finite_loss, check_positive
+from .validation import check_count, check_finite_loss, check_positive
 
 
 @dataclass
@@ -101,7 +101,7 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
-        check_positive("patience", patience, allow_zero=True)
+        check_count("patience", patience, minimum=0)
         check_positive("min_delta", min_delta, allow_zero=True)
         self.monitor, self.patience, self.min_delta = monitor, int(patience), min_delta
         self.restore_best = restore_best
@@ -251,7 +251,10 @@ def fit(
 
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
-    check_positive("epochs", epochs)
+    epochs = check_count("epochs", epochs)
+    batch_size = check_count("batch_size", batch_size)
+    if clip_norm is not None:
+        check_positive("clip_norm", clip_norm)
     rng = np.random.default_rng(seed) if shuffle else None
     history = History()
     state = TrainState(model, optimizer, history)

@@ -69,11 +69,12 @@ def relu_forward(x):
 def relu_backward(dout, cache: InputCache):
     """``dx = dout * 1[x > 0]`` (the one-sided derivative 0 is taken at ``x = 0``).
 
-    Written as a product, so a NaN in ``dout`` or ``x`` propagates to ``dx``.
+    Written as a product, so a NaN in ``dout`` propagates to ``dx``, and a NaN
+    input gives a NaN gradient (its derivative is undefined).
     """
     xp = get_namespace(dout)
     check_same_shape("x", cache.x, "dout", dout)
-    return dout * xp.astype(xp.logical_not(cache.x <= 0), dout.dtype)
+    return xp.where(xp.isnan(cache.x), cache.x, dout * xp.astype(cache.x > 0, dout.dtype))
 
 
 class LeakyReLUCache(NamedTuple):
@@ -89,10 +90,10 @@ def leaky_relu_forward(x, slope: float = 0.01):
 
 
 def leaky_relu_backward(dout, cache: LeakyReLUCache):
-    """``dx = dout`` where ``x > 0``, ``slope * dout`` elsewhere."""
+    """``dx = dout`` where ``x > 0``, ``slope * dout`` elsewhere (NaN where ``x`` is NaN)."""
     xp = get_namespace(dout)
     check_same_shape("x", cache.x, "dout", dout)
-    return xp.where(cache.x > 0, dout, cache.slope * dout)
+    return xp.where(xp.isnan(cache.x), cache.x, xp.where(cache.x > 0, dout, cache.slope * dout))
 
 
 class MaxoutCache(NamedTuple):

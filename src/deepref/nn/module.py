@@ -94,6 +94,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
+        """``forward``, after checking that the inputs live on the parameters' backend."""
+        arrays = [a for a in args if hasattr(a, "shape")] + [p.data for p in self.parameters()[:1]]
+        if len(arrays) > 1:
+            get_namespace(*arrays)  # a clear TypeError when backends are mixed
         return self.forward(*args, **kwargs)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
