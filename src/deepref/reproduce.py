@@ -1,0 +1,228 @@
+"""Which experiments each chapter can reproduce, at the book's size and at full size.
+
+Each :class:`Experiment` names a library function ``f(config, seed) ->
+record`` (the one its chapter calls), the configs and seeds of the chapter's
+small run and of the full run, and how long each took here.
+:func:`reproduce` runs a chapter's experiments through
+:func:`deepref.experiments.run_sweep` and writes, per experiment, the results
+table and a figure; ``python -m deepref reproduce`` is its command line.
+
+>>> [experiment.name for experiment in experiments("optimization")]
+['softmax_regression', 'practice_project']
+>>> experiments("optimization", ["adam"])
+Traceback (most recent call last):
+...
+ValueError: unknown experiment 'adam' of chapter 'optimization'; expected one of 'softmax_regression', \
+'practice_project'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import experiments as sweeps
+from .landscape.experiments import WidthSpreadConfig
+from .optim.experiments import practice_project_grid, softmax_regression_grid
+from .regularization_experiments import MemorisationConfig
+from .rnn.experiments import AddingConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A chapter's experiment: its function and its small (book) and full grids.
+
+    ``metric`` is the result plotted per config (a dotted name reaches into a
+    nested dict); ``cpu_seconds`` and ``full_cpu_seconds`` are the CPU time of
+    the whole small and full sweeps on this project's 2-core machine
+    (measured, or estimated from the measured runs where marked so in
+    ``timing``).
+    """
+
+    name: str
+    function: str
+    description: str
+    small: tuple
+    small_seeds: tuple
+    full: tuple
+    full_seeds: tuple
+    metric: str
+    cpu_seconds: float
+    full_cpu_seconds: float
+    timing: str = "measured"
+
+    def runs(self, full: bool = False) -> list[sweeps.Run]:
+        """The grid of the small or the full sweep."""
+        configs, seeds = (self.full, self.full_seeds) if full else (self.small, self.small_seeds)
+        return sweeps.grid(self.name, self.function, configs, seeds)
+
+
+_ADDING_SMALL = AddingConfig()
+_ADDING_FULL = replace(_ADDING_SMALL, curriculum=(*_ADDING_SMALL.curriculum[:3], ((100, 50), 5400)))
+
+CHAPTERS: dict[str, tuple[Experiment, ...]] = {
+    "optimization": (
+        Experiment(
+            "softmax_regression", "deepref.optim.experiments:softmax_regression_run",
+            "Kingma and Ba's comparison: softmax regression, Adam / SGD + Nesterov / AdaGrad over a rate grid",
+            tuple(softmax_regression_grid(15)), (0,), tuple(softmax_regression_grid(45)), tuple(range(5)),
+            metric="final_loss", cpu_seconds=9.0, full_cpu_seconds=135.0, timing="full estimated"),
+        Experiment(
+            "practice_project", "deepref.optim.experiments:practice_project_run",
+            "the practice project: optimizers, rates, batch sizes and inits on the digits",
+            tuple(practice_project_grid(20)), (0,), tuple(practice_project_grid(60)), tuple(range(5)),
+            metric="best_val_accuracy", cpu_seconds=11.0, full_cpu_seconds=120.0, timing="full estimated"),
+    ),
+    "nonconvex": (
+        Experiment(
+            "width_spread", "deepref.landscape.experiments:width_spread_run",
+            "spread of final losses over seeds, narrow against wide networks",
+            tuple(WidthSpreadConfig(width=w) for w in (4, 64)), tuple(range(20)),
+            tuple(WidthSpreadConfig(width=w) for w in (4, 16, 64, 256)), tuple(range(50)),
+            metric="test_loss", cpu_seconds=5.0, full_cpu_seconds=40.0, timing="full estimated"),
+    ),
+    "generalization": (
+        Experiment(
+            "memorisation", "deepref.regularization_experiments:memorisation_run",
+            "epochs to fit true against random labels (Zhang et al. 2017)",
+            tuple(MemorisationConfig(labels=k) for k in ("true", "random")), (11,),
+            tuple(MemorisationConfig(labels=k, n_train=n) for n in (300, 1000) for k in ("true", "random")),
+            tuple(range(10)), metric="epochs", cpu_seconds=2.0, full_cpu_seconds=60.0, timing="full estimated"),
+    ),
+    "rnn": (
+        Experiment(
+            "adding", "deepref.rnn.experiments:adding_run",
+            "the adding problem with a curriculum, LSTM against tanh RNN",
+            tuple(replace(_ADDING_SMALL, kind=k) for k in ("LSTM", "RNN")), (0,),
+            tuple(replace(_ADDING_FULL, kind=k) for k in ("LSTM", "RNN")), tuple(range(5)),
+            metric="final_mse.100", cpu_seconds=40.0, full_cpu_seconds=480.0, timing="full estimated"),
+    ),
+}
+"""The experiments of each chapter, by chapter name (the chapter's file name in ``book/``)."""
+
+
+def experiments(chapter: str, names: Sequence[str] | None = None) -> list[Experiment]:
+    """The experiments of ``chapter`` (all, or those in ``names``); a clear error for unknown names."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters with experiments: {', '.join(map(repr, CHAPTERS))}")
+    known = {experiment.name: experiment for experiment in CHAPTERS[chapter]}
+    for name in names or ():
+        if name not in known:
+            raise ValueError(f"unknown experiment {name!r} of chapter {chapter!r}; "
+                             f"expected one of {', '.join(map(repr, known))}")
+    return [known[name] for name in names] if names else list(known.values())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def listing() -> str:
+    """What each chapter can reproduce: runs and CPU time of the small and full sweeps here."""
+    lines = []
+    for chapter, chapter_experiments in CHAPTERS.items():
+        lines.append(chapter)
+        for e in chapter_experiments:
+            small, full = len(e.small) * len(e.small_seeds), len(e.full) * len(e.full_seeds)
+            lines.append(f"  {e.name}: {e.description}")
+            lines.append(f"    book size: {small} runs, {_duration(e.cpu_seconds)} CPU;"
+                         f" --full: {full} runs, {_duration(e.full_cpu_seconds)} CPU ({e.timing});"
+                         f" wall time is about CPU time / workers")
+    return "\n".join(lines)
+
+
+def _metric(row: dict, metric: str) -> float:
+    value = row.get("result", {})
+    for part in metric.split("."):
+        value = value[part]
+    return float(value)
+
+
+def _labels(rows: Sequence[dict]) -> list[str]:
+    """A short label per distinct config: the config fields that vary across the sweep."""
+    configs = [row["config"] for row in rows]
+    varying = [k for k in configs[0] if len({repr(c.get(k)) for c in configs}) > 1] or list(configs[0])[:1]
+    return [", ".join(f"{k}={c[k]}" for k in varying) for c in configs]
+
+
+def summary_figure(experiment: Experiment, rows: Sequence[dict]):
+    """A figure of ``experiment.metric`` per config: one dot per seed, a bar at the mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [row for row in rows if row["status"] == "ok"]
+    labels = _labels(ok) if ok else []
+    groups: dict[str, list[float]] = {}
+    for label, row in zip(labels, ok):
+        groups.setdefault(label, []).append(_metric(row, experiment.metric))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(groups) + 2), 4))
+    for i, values in enumerate(groups.values()):
+        ax.plot(np.full(len(values), i), values, "o", color="tab:blue", alpha=0.6)
+        ax.plot([i - 0.3, i + 0.3], [np.mean(values)] * 2, color="black")
+    ax.set_xticks(range(len(groups)), list(groups), rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(experiment.metric)
+    failed = len(rows) - len(ok)
+    ax.set_title(f"{experiment.name}: {len(ok)} runs" + (f", {failed} failed" if failed else ""))
+    fig.tight_layout()
+    return fig
+
+
+def _executor(scheduler: str | None, timeout: float):
+    return sweeps.dask_executor(scheduler, timeout) if scheduler else contextlib.nullcontext(None)
+
+
+def reproduce(chapter: str, out, full: bool = False, names: Sequence[str] | None = None,
+              workers: int | None = None, scheduler: str | None = None, timeout: float = 10.0,
+              progress: bool = True, figures: bool = True) -> dict[str, sweeps.SweepResult]:
+    """Run ``chapter``'s experiments (small or ``full``) and write tables and figures under ``out``.
+
+    Each experiment gets a folder ``out/<experiment>`` with ``runs.jsonl``,
+    ``table.csv`` and ``<experiment>.png``; a rerun resumes. Names, the
+    scheduler and matplotlib are checked before anything is written.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes of the local pool (default: this machine's CPUs).
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``) to run on instead.
+    timeout : float
+        Seconds to wait for the scheduler.
+    """
+    chosen = experiments(chapter, names)
+    if figures and importlib.util.find_spec("matplotlib") is None:
+        raise ImportError('the figures need matplotlib: pip install "deepref[repro]" (or pass figures=False)')
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    grids = {e.name: e.runs(full) for e in chosen}
+    results = {}
+    with _executor(scheduler, timeout) as executor:
+        for e in chosen:
+            result = sweeps.run_sweep(grids[e.name], Path(out) / e.name, executor=executor, workers=workers,
+                                      progress=progress)
+            if figures:
+                import matplotlib.pyplot as plt
+
+                fig = summary_figure(e, result.rows)
+                fig.savefig(result.folder / f"{e.name}.png", dpi=120)
+                plt.close(fig)
+            results[e.name] = result
+    return results
+
+
+def describe(results: dict[str, sweeps.SweepResult]) -> str:
+    """One line per experiment: runs executed, resumed and failed, and where the table is."""
+    lines = []
+    for name, result in results.items():
+        cpu = sum(row.get("cpu_seconds", math.nan) for row in result.rows)
+        lines.append(f"{name}: {len(result.rows)} runs ({result.executed} now, {result.resumed} resumed, "
+                     f"{result.failed} failed), {cpu:.0f} s CPU in all -> {result.folder / sweeps.TABLE_FILE}")
+    return "\n".join(lines)
