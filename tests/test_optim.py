@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepref import nn, optim
-from deepref.backend import asarray, to_numpy
+from deepref.backend import asarray, get_namespace, to_numpy
 from deepref.gradcheck import as_float64
 
 
@@ -18,6 +18,15 @@ def _step(opt, param, grad):
     param.grad = as_float64(grad)
     opt.step()
     return to_numpy(param.data)
+
+
+OPTIMIZERS = {
+    "sgd_nesterov": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+    "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.01),
+}
 
 
 def test_sgd_plain_step():
@@ -121,12 +130,88 @@ def test_empty_parameter_list_and_wrong_type_raise():
         optim.SGD([as_float64([1.0])], lr=0.1)
 
 
-def test_step_without_gradient_names_the_parameter():
+def test_step_skips_parameters_without_gradient():
     a, b = _param([1.0]), _param([1.0, 2.0])
-    opt = optim.SGD([a, b], lr=0.1)
+    opt = optim.Adam([a, b], lr=0.1)
     a.grad = as_float64([1.0])
-    with pytest.raises(ValueError, match=r"parameter 1 of shape \(2,\) has no gradient"):
+    opt.step()
+    np.testing.assert_array_equal(to_numpy(b.data), [1.0, 2.0])
+    assert opt.state[1] == {} and opt.steps == [1, 0]  # no state made for the skipped one
+    b.grad = as_float64([1.0, 1.0])
+    opt.step()  # b's first step: bias correction of step 1, as torch's per-parameter step count
+    np.testing.assert_allclose(to_numpy(b.data), [0.9, 1.9], rtol=0, atol=1e-8)
+
+
+def test_a_parameter_given_twice_is_stepped_once():
+    p = _param([1.0])
+    opt = optim.SGD([p, p], lr=0.1)
+    assert len(opt.params) == 1
+    assert _step(opt, p, [1.0])[0] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)
+
+
+def test_param_groups_have_their_own_options():
+    body, head = _param([1.0]), _param([1.0])
+    opt = optim.SGD([{"params": [body]}, {"params": [head], "lr": 1.0, "momentum": 0.5}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 1.0]
+    assert opt.nesterov is False  # shared by both groups, so readable as an attribute
+    body.grad, head.grad = as_float64([1.0]), as_float64([1.0])
+    opt.step()
+    assert to_numpy(body.data)[0] == pytest.approx(0.9) and to_numpy(head.data)[0] == pytest.approx(0.0)
+    with pytest.raises(AttributeError, match="different lr values"):
+        opt.lr
+    opt.lr = 0.5  # setting a shared hyperparameter sets it in every group
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.5] and opt.lr == 0.5
+    with pytest.raises(ValueError, match="lr must be"):
+        opt.lr = -1.0
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['betas'\]"):
+        optim.SGD([{"params": [body], "betas": (0.9, 0.9)}], lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["sgd", "sgd_nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+def test_float32_parameters_and_state_stay_float32(name):
+    xp = get_namespace()
+    make = {"sgd": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.1), **OPTIMIZERS}[name]
+    p = nn.Parameter(asarray(np.linspace(-1.0, 1.0, 6).reshape(2, 3), dtype="float32"))
+    opt = make([p])
+    for _ in range(3):
+        p.grad = asarray(np.full((2, 3), 0.5), dtype="float32")
         opt.step()
+    assert p.data.dtype == xp.float32
+    assert all(v.dtype == xp.float32 for v in opt.state[0].values())
+    p.grad = asarray(np.full((2, 3), 0.5))  # float64
+    with pytest.raises(TypeError, match=r"parameter 0 is \S*float32 but its gradient \S*float64"):
+        opt.step()
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_update_is_in_place_and_chunks_agree_with_one_block(name, rng, monkeypatch):
+    """A parameter larger than a chunk gets the same update as one processed whole."""
+    from deepref.optim import inplace
+
+    start = rng.normal(size=(3, 5000))
+    grads = [rng.normal(size=(3, 5000)) for _ in range(3)]
+    results = []
+    for chunk in (inplace.CHUNK_BYTES, 8 * 15000 * 2):
+        monkeypatch.setattr(inplace, "CHUNK_BYTES", chunk)
+        p = nn.Parameter(asarray(start.copy()))
+        data = p.data
+        opt = OPTIMIZERS[name]([p])
+        for g in grads:
+            p.grad = asarray(g)
+            opt.step()
+        assert p.data is data  # updated in place
+        results.append(to_numpy(p.data))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_gradient_is_not_modified_by_weight_decay():
+    p = _param([1.0, 2.0])
+    grad = as_float64([0.5, 0.5])
+    p.grad = grad
+    optim.Adam([p], weight_decay=0.1).step()
+    np.testing.assert_array_equal(to_numpy(grad), [0.5, 0.5])
 
 
 def test_zero_grad_clears_gradients():
@@ -134,15 +219,6 @@ def test_zero_grad_clears_gradients():
     p.grad = as_float64([3.0])
     optim.SGD([p], lr=0.1).zero_grad()
     assert p.grad is None
-
-
-OPTIMIZERS = {
-    "sgd_nesterov": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
-    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
-    "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
-    "adam": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
-    "adamw": lambda ps: optim.AdamW(ps, lr=0.01),
-}
 
 
 def _run(params, opt, grads):
@@ -197,6 +273,22 @@ def test_clip_grad_norm_leaves_small_gradients_and_stops_on_nan():
         optim.clip_grad_norm([a], max_norm=1.0)
     with pytest.raises(ValueError, match="max_norm must be a finite number > 0"):
         optim.clip_grad_norm([a], max_norm=0.0)
+
+
+def test_clip_grad_norm_of_huge_float32_gradients_does_not_overflow():
+    a, b = _param([0.0, 0.0]), _param([0.0])
+    a.grad = asarray(np.array([3e20, 0.0]), dtype="float32")
+    b.grad = asarray(np.array([4e20]), dtype="float32")
+    assert optim.clip_grad_norm([a, b], max_norm=1.0) == pytest.approx(5e20, rel=1e-6)
+    np.testing.assert_allclose(to_numpy(a.grad), [0.6, 0.0], rtol=1e-5)
+    assert a.grad.dtype == get_namespace().float32
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e20])
+def test_global_norm_is_one_helper_exact_at_every_scale(scale):
+    arrays = [asarray(np.array([3.0, 0.0]) * scale, dtype="float32"), asarray(np.array([[4.0]]) * scale)]
+    assert optim.global_norm(arrays) == pytest.approx(5.0 * scale, rel=1e-6)
+    assert optim.global_norm([asarray(np.array([np.inf, 1.0]))]) == np.inf
 
 
 def test_clip_grad_value_clamps_each_entry():

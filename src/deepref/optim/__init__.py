@@ -1,9 +1,10 @@
 """Optimizers (``torch.optim`` interface and update rules), learning-rate schedules,
 second-order methods and gradient clipping."""
 
-from .clip import clip_grad_norm, clip_grad_value, global_grad_norm
+from .clip import clip_grad_norm, clip_grad_value, global_grad_norm, global_norm
 from .logistic import LogisticRegressionProblem
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .weight_decay import decay_weights, weight_decay_gradient, weight_decay_penalty
 from .schedules import (
     CosineWithWarmup,
     ExponentialDecay,

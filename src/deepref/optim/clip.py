@@ -14,14 +14,52 @@ from ..backend import get_namespace
 from ..validation import check_positive
 
 
+def global_norm(arrays) -> float:
+    """Euclidean norm of all entries of ``arrays`` together, safe from overflow in float32.
+
+    The one norm of deepref (gradient clipping, line searches, Hessian tools).
+    Squares of finite float32 entries above about 1.8e19 overflow, so when the
+    largest entry is outside ``[1e-15, 1e15]`` every array is divided by it
+    first: ``||a|| = m ||a / m||`` with ``m = max |a|``. Sums are taken as
+    Python floats (double precision).
+
+    Parameters
+    ----------
+    arrays : iterable of arrays
+        Any shapes, any backend; ``None`` entries are skipped.
+
+    Returns
+    -------
+    float
+        ``inf`` or ``nan`` if an entry is.
+
+    >>> import numpy as np
+    >>> f"{global_norm([np.full(4, 1e20, dtype=np.float32)]):.6g}"  # squares would overflow float32
+    '2e+20'
+    """
+    arrays = [a for a in arrays if a is not None]
+    largest = 0.0
+    for a in arrays:
+        if a.size:
+            xp = get_namespace(a)
+            entry = float(xp.max(xp.abs(a)))
+            if not math.isfinite(entry):
+                return entry
+            largest = max(largest, entry)
+    if largest == 0.0:
+        return largest
+    scale = largest if not 1e-15 <= largest <= 1e15 else 1.0
+    total = 0.0
+    for a in arrays:
+        xp = get_namespace(a)
+        flat = xp.reshape(a, (-1,)) if scale == 1.0 else xp.reshape(a, (-1,)) / scale
+        total += float(xp.vecdot(flat, flat))
+    return scale * math.sqrt(total)
+
+
 def global_grad_norm(params) -> float:
     """Euclidean norm of all ``.grad`` arrays of ``params`` together (parameters without gradient are skipped)."""
-    total = 0.0
-    for p in params:
-        if p.grad is not None:
-            xp = get_namespace(p.grad)
-            total += float(xp.sum(p.grad * p.grad))
-    return math.sqrt(total)
+    return global_norm(p.grad for p in params)
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
@@ -41,7 +79,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
         scale = max_norm / (norm + 1e-6)
         for p in params:
             if p.grad is not None:
-                p.grad = p.grad * scale
+                p.grad = p.grad * scale  # a new array: the backward pass may share it with others
     return norm
 
 

@@ -1,9 +1,10 @@
 """Learning-rate schedules that drive any optimizer through its ``lr`` attribute.
 
-A schedule is created around an optimizer, remembers the optimizer's initial
-learning rate ``lr0`` and, each time :meth:`LRSchedule.step` is called (once
-per epoch), sets ``optimizer.lr`` to the value of its formula at the new epoch
-``t`` (``t = 0`` during the first epoch), as ``torch.optim.lr_scheduler`` does:
+A schedule is created around an optimizer, remembers the initial learning
+rate ``lr0`` of each of its parameter groups and, each time
+:meth:`LRSchedule.step` is called (once per epoch), sets every group's ``lr``
+to the value of its formula at the new epoch ``t`` (``t = 0`` during the
+first epoch), as ``torch.optim.lr_scheduler`` does:
 
 * step decay: ``lr0 * gamma ** (t // step_size)``;
 * exponential decay: ``lr0 * gamma ** t`` (the slides' ``d ** epoch * lr0``;
@@ -15,7 +16,9 @@ per epoch), sets ``optimizer.lr`` to the value of its formula at the new epoch
 * :class:`ReduceLROnPlateau`, which watches a metric instead of the clock.
 
 :class:`LRScheduleCallback` steps a schedule at the end of every epoch of
-:func:`deepref.train.fit`.
+:func:`deepref.train.fit` (it has the callback methods ``fit`` calls, so this
+module does not depend on :mod:`deepref.train`: ``train`` uses ``optim``,
+never the reverse).
 
 >>> from deepref import nn, optim
 >>> opt = optim.SGD([nn.Parameter(nn.init.zeros((1,)))], lr=0.1)
@@ -32,42 +35,57 @@ from __future__ import annotations
 
 import math
 
-from ..train import Callback, TrainState
 from ..validation import check_choice, check_in_range, check_positive
 
 
+def param_groups(optimizer) -> list[dict]:
+    """The parameter groups a schedule acts on (a clear error for anything without them)."""
+    groups = getattr(optimizer, "param_groups", None)
+    if not groups:
+        raise TypeError(f"a schedule needs an optimizer with `param_groups`, got {type(optimizer).__name__}")
+    return groups
+
+
 class LRSchedule:
-    """Base class of the epoch-indexed schedules: ``optimizer.lr = lr_at(t)``.
+    """Base class of the epoch-indexed schedules: each group's ``lr = lr_at(t, lr0)``.
 
     Subclasses implement :meth:`lr_at`, a pure function of the epoch ``t`` and
-    of ``self.base_lr`` (the optimizer's learning rate when the schedule was made).
+    of a group's initial learning rate (``self.base_lr``, the first group's,
+    by default).
     """
 
     def __init__(self, optimizer):
-        if not hasattr(optimizer, "lr"):
-            raise TypeError(f"a schedule needs an optimizer with an `lr` attribute, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.base_lr = float(optimizer.lr)
+        self.base_lrs = [float(group["lr"]) for group in param_groups(optimizer)]
         self.epoch = 0
-        optimizer.lr = self.lr_at(0)
+        self._apply()
 
-    def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
-        """Learning rate during epoch ``epoch`` (0-based)."""
+    @property
+    def base_lr(self) -> float:
+        """Initial learning rate of the first parameter group."""
+        return self.base_lrs[0]
+
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:  # pragma: no cover - abstract
+        """Learning rate during epoch ``epoch`` (0-based) of a group that started at ``base_lr``."""
         raise NotImplementedError
 
+    def _apply(self) -> None:
+        for group, base in zip(param_groups(self.optimizer), self.base_lrs):
+            group["lr"] = self.lr_at(self.epoch, base)
+
     def step(self, metric: float | None = None) -> None:
-        """Move to the next epoch and set the optimizer's learning rate (``metric`` is ignored)."""
+        """Move to the next epoch and set each group's learning rate (``metric`` is ignored)."""
         self.epoch += 1
-        self.optimizer.lr = self.lr_at(self.epoch)
+        self._apply()
 
     def state_dict(self) -> dict:
-        """The epoch counter and base learning rate (enough to resume)."""
-        return {"epoch": self.epoch, "base_lr": self.base_lr}
+        """The epoch counter and base learning rates (enough to resume)."""
+        return {"epoch": self.epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, saved: dict) -> None:
-        """Restore :meth:`state_dict` and set the optimizer's learning rate to match."""
-        self.epoch, self.base_lr = int(saved["epoch"]), float(saved["base_lr"])
-        self.optimizer.lr = self.lr_at(self.epoch)
+        """Restore :meth:`state_dict` and set the groups' learning rates to match."""
+        self.epoch, self.base_lrs = int(saved["epoch"]), [float(v) for v in saved["base_lrs"]]
+        self._apply()
 
 
 class StepDecay(LRSchedule):
@@ -79,8 +97,8 @@ class StepDecay(LRSchedule):
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        return (self.base_lr if base_lr is None else base_lr) * self.gamma ** (epoch // self.step_size)
 
 
 class ExponentialDecay(LRSchedule):
@@ -91,8 +109,8 @@ class ExponentialDecay(LRSchedule):
         self.gamma = gamma
         super().__init__(optimizer)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.gamma**epoch
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        return (self.base_lr if base_lr is None else base_lr) * self.gamma**epoch
 
 
 class InverseTimeDecay(LRSchedule):
@@ -103,8 +121,8 @@ class InverseTimeDecay(LRSchedule):
         self.decay = decay
         super().__init__(optimizer)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr / (1.0 + self.decay * epoch)
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        return (self.base_lr if base_lr is None else base_lr) / (1.0 + self.decay * epoch)
 
 
 class InverseSqrtDecay(LRSchedule):
@@ -115,8 +133,8 @@ class InverseSqrtDecay(LRSchedule):
         self.d = d
         super().__init__(optimizer)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.d / math.sqrt(epoch + 1)
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        return (self.base_lr if base_lr is None else base_lr) * self.d / math.sqrt(epoch + 1)
 
 
 class CosineWithWarmup(LRSchedule):
@@ -137,11 +155,12 @@ class CosineWithWarmup(LRSchedule):
         self.total_epochs, self.warmup_epochs, self.min_lr = int(total_epochs), int(warmup_epochs), min_lr
         super().__init__(optimizer)
 
-    def lr_at(self, epoch: int) -> float:
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        base_lr = self.base_lr if base_lr is None else base_lr
         if epoch < self.warmup_epochs:
-            return self.base_lr * (epoch + 1) / self.warmup_epochs
+            return base_lr * (epoch + 1) / self.warmup_epochs
         progress = min(1.0, (epoch - self.warmup_epochs) / (self.total_epochs - self.warmup_epochs))
-        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class ReduceLROnPlateau:
@@ -151,7 +170,7 @@ class ReduceLROnPlateau:
     improvement if the value beats the best so far by more than ``threshold``
     (relative: ``best * (1 - threshold)`` in ``"min"`` mode; absolute:
     ``best - threshold``). After more than ``patience`` epochs without
-    improvement, ``lr <- max(lr * factor, min_lr)`` (changes smaller than
+    improvement, each group's ``lr <- max(lr * factor, min_lr)`` (changes smaller than
     ``eps`` are skipped) and ``cooldown`` epochs follow in which bad epochs are
     not counted.
 
@@ -179,6 +198,7 @@ class ReduceLROnPlateau:
         for name, value in (("patience", patience), ("threshold", threshold), ("cooldown", cooldown),
                             ("min_lr", min_lr), ("eps", eps)):
             check_positive(name, value, allow_zero=True)
+        param_groups(optimizer)
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, int(patience)
         self.threshold, self.threshold_mode = threshold, threshold_mode
@@ -212,9 +232,10 @@ class ReduceLROnPlateau:
             self.cooldown_left, self.bad_epochs = self.cooldown, 0
 
     def _reduce(self) -> None:
-        new_lr = max(self.optimizer.lr * self.factor, self.min_lr)
-        if self.optimizer.lr - new_lr > self.eps:
-            self.optimizer.lr = new_lr
+        for group in param_groups(self.optimizer):
+            new_lr = max(group["lr"] * self.factor, self.min_lr)
+            if group["lr"] - new_lr > self.eps:
+                group["lr"] = new_lr
 
     def state_dict(self) -> dict:
         """Counters and the best value so far."""
@@ -228,8 +249,8 @@ class ReduceLROnPlateau:
         self.epoch = int(saved["epoch"])
 
 
-class LRScheduleCallback(Callback):
-    """Step ``schedule`` at the end of every epoch of :func:`~deepref.train.fit`.
+class LRScheduleCallback:
+    """Step ``schedule`` at the end of every epoch of :func:`~deepref.train.fit` (a ``fit`` callback).
 
     A :class:`ReduceLROnPlateau` receives the latest value of ``monitor``
     (a history key, ``"val_loss"`` by default); the other schedules ignore it.
@@ -239,8 +260,15 @@ class LRScheduleCallback(Callback):
     def __init__(self, schedule, monitor: str = "val_loss"):
         self.schedule, self.monitor = schedule, monitor
 
-    def on_epoch_end(self, state: TrainState) -> None:
+    def on_train_begin(self, state) -> None:
+        """Nothing to prepare."""
+
+    def on_epoch_end(self, state) -> None:
+        """Step the schedule; ``state`` is fit's :class:`~deepref.train.TrainState`."""
         if isinstance(self.schedule, ReduceLROnPlateau):
             self.schedule.step(state.history.last(self.monitor))
         else:
             self.schedule.step()
+
+    def on_train_end(self, state) -> None:
+        """Nothing to finish."""

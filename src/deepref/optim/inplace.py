@@ -1,0 +1,100 @@
+"""In-place element-wise updates, run in cache-sized chunks on NumPy.
+
+An optimizer step is a short chain of element-wise operations over a few
+arrays of the parameter's size. Written naively, every operation allocates a
+full-size temporary and streams it through main memory; for a 10M-parameter
+model that is dozens of passes per step where the data only needs to be read
+and written once. Two things fix it without changing a single rounding:
+
+* every operation writes into an existing array: an in-place operator
+  (``m *= beta1``) or :func:`into` (``into(s, xp.sqrt, v)``, which is
+  ``xp.sqrt(v, out=s)`` where the library has ``out=``, NumPy and CuPy);
+* on NumPy, :func:`run_chunked` applies the chain to consecutive slices of
+  about :data:`CHUNK_BYTES` of every array, so the intermediate passes run
+  on data that is still in the CPU's cache and only the inputs and outputs
+  travel to and from main memory.
+
+Other backends (array-api-strict, CuPy) get the same chain on the whole
+arrays, with scratch arrays allocated per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import array_api_compat
+import numpy as np
+
+from ..backend import get_namespace
+
+CHUNK_BYTES = 1 << 16
+"""Bytes per array in one chunk (64 KiB: a kernel's five or six arrays fit a 512 KiB L2 cache)."""
+
+
+def has_out(x) -> bool:
+    """Whether ``x``'s library accepts ``out=`` in its element-wise functions (NumPy, CuPy)."""
+    return array_api_compat.is_numpy_array(x) or array_api_compat.is_cupy_array(x)
+
+
+def into(out, fn: Callable, *args) -> None:
+    """``out[...] = fn(*args)``, without a temporary where ``out=`` is available."""
+    if has_out(out):
+        fn(*args, out=out)
+    else:
+        out[...] = fn(*args)
+
+
+def copy_into(out, x) -> None:
+    """``out[...] = x``."""
+    out[...] = x
+
+
+class Scratch:
+    """Reusable chunk-sized NumPy work arrays, one set per dtype (never shared across threads)."""
+
+    def __init__(self):
+        self._arrays: dict = {}
+
+    def get(self, dtype, count: int) -> list:
+        """``count`` work arrays of :data:`CHUNK_BYTES` in ``dtype``."""
+        arrays = self._arrays.setdefault(np.dtype(dtype), [])
+        while len(arrays) < count:
+            arrays.append(np.empty(CHUNK_BYTES // np.dtype(dtype).itemsize, dtype=dtype))
+        return arrays[:count]
+
+
+def _chunkable(arrays) -> bool:
+    return all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays)
+
+
+def run_chunked(kernel: Callable, arrays: dict, scratch: int, cache: Scratch, **scalars) -> None:
+    """Call ``kernel(**arrays, s=..., t=..., **scalars)`` on chunks of equally shaped arrays.
+
+    Parameters
+    ----------
+    kernel : callable
+        Updates its array arguments in place using only in-place operators,
+        :func:`into` and :func:`copy_into`; it receives the work arrays as
+        ``s`` (and ``t``), each shaped like the chunk.
+    arrays : dict of str to array or None
+        Arrays of one shape (``None`` entries are passed through).
+    scratch : int
+        Number of work arrays the kernel needs (0, 1 or 2).
+    cache : Scratch
+        Where the NumPy work arrays are kept between calls.
+    """
+    present = [a for a in arrays.values() if a is not None]
+    names = ("s", "t")[:scratch]
+    if not _chunkable(present):
+        xp = get_namespace(*present)
+        work = {name: xp.empty(present[0].shape, dtype=present[0].dtype) for name in names}
+        kernel(**arrays, **work, **scalars)
+        return
+    flat = {k: None if a is None else a.reshape(-1) for k, a in arrays.items()}
+    size, dtype = present[0].size, present[0].dtype
+    work = dict(zip(names, cache.get(dtype, scratch)))
+    step = CHUNK_BYTES // dtype.itemsize
+    for start in range(0, size, step):
+        stop = min(start + step, size)
+        chunk = {k: None if a is None else a[start:stop] for k, a in flat.items()}
+        kernel(**chunk, **{k: w[: stop - start] for k, w in work.items()}, **scalars)
