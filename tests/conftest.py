@@ -57,3 +57,26 @@ def on_numpy():
     """Skip unless the backend under test is NumPy (for tests of NumPy-only interop)."""
     if backend.get_backend() != "numpy":
         pytest.skip("this test compares NumPy arrays directly")
+
+
+def _refuse_implicit_numpy_conversion() -> None:
+    """On array-api-strict, refuse ``np.asarray(backend_array)`` as CuPy does.
+
+    array-api-strict stands in for CuPy on machines without a GPU; NumPy would
+    silently convert its arrays, so code that forgot :func:`deepref.backend.to_numpy`
+    would pass here and fail on a GPU. Chapters executed by the tests get the same
+    rule (see ``test_chapters.STRICT_PRELUDE``).
+    """
+    from array_api_strict._array_object import Array
+
+    def refuse(self, *args, **kwargs):
+        raise TypeError(
+            "implicit conversion of a backend array to a NumPy array is not allowed (CuPy refuses it too); "
+            "convert explicitly with deepref.backend.to_numpy(x)"
+        )
+
+    Array.__array__ = refuse
+
+
+if backend.get_backend() == "array_api_strict":
+    _refuse_implicit_numpy_conversion()

@@ -22,11 +22,29 @@ def _executable_chapters() -> list[pathlib.Path]:
     return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
+# On array-api-strict (the CPU stand-in for CuPy), chapters run under CuPy's rule:
+# no implicit conversion of a backend array to NumPy (see conftest.py).
+STRICT_PRELUDE = """\
+from array_api_strict._array_object import Array as _Array
+
+def _refuse(self, *args, **kwargs):
+    raise TypeError(
+        "implicit conversion of a backend array to a NumPy array is not allowed (CuPy refuses it too); "
+        "convert explicitly with deepref.backend.to_numpy(x)"
+    )
+
+_Array.__array__ = _refuse
+"""
+
+
 def execute_chapter(path: pathlib.Path) -> None:
     """Run every cell of the MyST chapter at ``path``; raises ``CellExecutionError`` on a failing cell."""
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
     notebook = jupytext.read(path)
+    if os.environ.get("DEEPREF_BACKEND") == "array_api_strict":
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(STRICT_PRELUDE))
     client = nbclient.NotebookClient(
         notebook,
         timeout=300,

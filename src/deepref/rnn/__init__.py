@@ -5,6 +5,8 @@ PyTorch's (see :mod:`deepref.rnn.cells`). Gradient clipping lives in
 :mod:`deepref.optim` (``clip_grad_norm``, ``clip_grad_value``).
 """
 
+from types import ModuleType as _ModuleType
+
 from .cells import (
     CELLS,
     Cell,
@@ -38,4 +40,4 @@ from .layers import (
 )
 from .tasks import ADDING_BASELINE_MSE, adding_problem, copy_task, noisy_sines, sliding_windows
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]

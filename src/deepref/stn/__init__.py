@@ -1,5 +1,7 @@
 """Spatial transformer networks: grid generator, bilinear sampler, the module and distorted digits."""
 
+from types import ModuleType as _ModuleType
+
 from .distort import RECIPES, DistortedDigits, distorted_digits, placement_theta, pose_of_theta
 from .sampling import (
     affine_grid,
@@ -12,4 +14,4 @@ from .sampling import (
 )
 from .transformer import TRANSFORMS, SpatialTransformer
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]
