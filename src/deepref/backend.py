@@ -229,6 +229,16 @@ def asarray(data, dtype=None):
     return xp.asarray(data, dtype=dtype)
 
 
+def is_integer_array(x) -> bool:
+    """Whether ``x`` holds integers (signed or unsigned), by the array API's ``isdtype``."""
+    return bool(get_namespace(x).isdtype(x.dtype, "integral"))
+
+
+def is_floating_array(x) -> bool:
+    """Whether ``x`` holds real floating-point numbers, by the array API's ``isdtype``."""
+    return bool(get_namespace(x).isdtype(x.dtype, "real floating"))
+
+
 def to_numpy(x) -> np.ndarray:
     """Copy an array of any backend to a NumPy array on the host (for plotting and interop)."""
     if isinstance(x, np.ndarray):

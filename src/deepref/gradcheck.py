@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .backend import asarray, get_namespace, to_numpy
+from .backend import asarray, get_namespace, is_floating_array, to_numpy
 
 TINY = 1e-300
 
@@ -121,7 +121,7 @@ def check_backward(
     """
     inputs = list(inputs)
     if wrt is None:
-        wrt = [i for i, a in enumerate(inputs) if hasattr(a, "dtype") and "float" in str(a.dtype)]
+        wrt = [i for i, a in enumerate(inputs) if hasattr(a, "dtype") and is_floating_array(a)]
     out, cache = forward(*inputs)
     upstream = _random_like(_as_tuple(out), np.random.default_rng(seed))
     dout = upstream if isinstance(out, (tuple, list)) else upstream[0]

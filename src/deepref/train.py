@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import get_namespace
+from .backend import get_namespace, is_integer_array
 from .data import minibatch_indices
 from .validation import check_count, check_finite_loss, check_positive
 
@@ -163,7 +163,7 @@ class ProgressBar:
 
 
 def _is_classification(pred, y) -> bool:
-    return pred.ndim == 2 and y.ndim == 1 and "int" in str(y.dtype)
+    return pred.ndim == 2 and y.ndim == 1 and is_integer_array(y)
 
 
 def _take_batch(x, y, idx: np.ndarray):
