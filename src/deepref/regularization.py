@@ -64,19 +64,9 @@ def l1_penalty(w, strength: float) -> float:
     return elastic_net_penalty(w, strength, l1_ratio=1.0)
 
 
-def l1_gradient(w, strength: float):
-    """Sub-gradient ``strength * sign(w)`` of :func:`l1_penalty`."""
-    return elastic_net_gradient(w, strength, l1_ratio=1.0)
-
-
 def l2_penalty(w, strength: float) -> float:
     """Ridge penalty ``strength / 2 * ||w||_2^2`` (its gradient is PyTorch's ``weight_decay``)."""
     return elastic_net_penalty(w, strength, l1_ratio=0.0)
-
-
-def l2_gradient(w, strength: float):
-    """Gradient ``strength * w`` of :func:`l2_penalty`."""
-    return elastic_net_gradient(w, strength, l1_ratio=0.0)
 
 
 def soft_threshold(v, threshold: float):
