@@ -1,9 +1,9 @@
 """nox sessions: ``tests``, ``docs``, ``lint``.
 
 ``nox -s tests`` installs the package with its test, book and oracle extras and
-runs: the whole suite on NumPy (unit tests, doctests, every chapter executed,
-oracle comparisons), the unit suite again on array-api-strict, and on CuPy,
-which skips with a reason where no GPU is visible.
+runs: the unit tests, doctests and oracle comparisons on NumPy, the unit suite
+on CuPy (skipped with the reason where no GPU is visible), and last the unit
+suite and every chapter on array-api-strict with two BLAS threads.
 
 ``nox -s docs`` builds the executed HTML book into ``build/html``; every
 chapter is executed (forced on CI, cached locally), and any cell error or
@@ -35,17 +35,25 @@ def _install_corpora(session):
 
 @nox.session(python=PYTHON)
 def tests(session):
-    """Unit tests on CuPy (skips without a GPU), everything on array-api-strict, then everything on NumPy.
+    """The whole suite: unit tests, doctests and oracles on NumPy; the unit tests on CuPy (skipped
+    without a GPU); then, last, the unit tests and every chapter on array-api-strict.
 
-    The full NumPy run comes last so that its summary line closes the output.
+    array-api-strict stands in for CuPy (no NumPy-only behaviour, no implicit
+    conversion to NumPy), and its run uses two BLAS threads where the book build
+    (``nox -s docs``, NumPy) uses one: every chapter's claims are checked under
+    both summation orders. That run comes last so that its summary closes the output.
     """
     extras = "test,book,oracle,gpu" if shutil.which("nvidia-smi") else "test,book,oracle"
     session.install("-e", f".[{extras}]", TORCH)
     _install_corpora(session)
-    unit = ["pytest", "tests", "-m", "not chapter and not oracle", "-q"]
-    session.run(*unit, "--backend-cupy", env={"DEEPREF_BACKEND": "numpy"})
-    session.run("pytest", "tests", "-m", "not oracle", "-q", env={"DEEPREF_BACKEND": "array_api_strict"})
-    session.run("pytest", "--doctest-modules", "--durations=12", *session.posargs, env={"DEEPREF_BACKEND": "numpy"})
+    numpy = {"DEEPREF_BACKEND": "numpy"}
+    session.run("pytest", "tests", "-m", "not chapter and not oracle", "-q", "--backend-cupy", env=numpy)
+    session.run("pytest", "-m", "not chapter", "--doctest-modules", "-q", "--durations=8", env=numpy)
+    two_threads = {var: "2" for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    session.run(
+        "pytest", "tests", "-m", "not oracle", "-n", "2", "--durations=12", *session.posargs,
+        env={"DEEPREF_BACKEND": "array_api_strict", **two_threads},
+    )
 
 
 @nox.session(python=PYTHON)
