@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import array_api_compat
+import numpy as np
+
 from ..backend import get_namespace
 from ..validation import check_ndim, check_same_shape, check_shape
 from .activations import sigmoid
-from .module import Module
+from .module import Module, size_of
 
 
 def log_softmax(z, axis: int = -1):
@@ -37,16 +40,41 @@ def one_hot(y, num_classes: int, dtype):
     return xp.astype(y[:, None] == xp.arange(num_classes, dtype=y.dtype)[None, :], dtype)
 
 
+def take_labels(z, y):
+    """``z[n, y[n]]`` for every row: the entry of each row's label, shape (N,), by a gather (no one-hot).
+
+    Parameters
+    ----------
+    z : (N, C) array
+    y : (N,) integer array
+    """
+    xp = get_namespace(z, y)
+    return xp.take_along_axis(z, xp.reshape(y, (-1, 1)), axis=1)[:, 0]
+
+
+def _subtract_at_labels(dz, y, value) -> object:
+    """``dz[n, y[n]] -= value`` for every row: in place on NumPy and CuPy, a masked copy elsewhere."""
+    xp = get_namespace(dz, y)
+    if array_api_compat.is_numpy_array(dz) or array_api_compat.is_cupy_array(dz):
+        dz[xp.arange(dz.shape[0]), y] -= value
+        return dz
+    columns = xp.arange(dz.shape[1], dtype=y.dtype)
+    return xp.where(columns[None, :] == y[:, None], dz - value, dz)
+
+
 class CrossEntropyCache(NamedTuple):
-    probs: object
-    target: object
+    exp_shifted: object
+    """(N, C) ``exp(z - max_c z)``, the unnormalised probabilities."""
+    row_sum: object
+    """(N, 1) their row sums."""
+    y: object
 
 
 def _check_labels(z, y) -> None:
     check_ndim("logits", z, 2, "(N, C)")
     check_shape("labels", y, (z.shape[0],))
     xp = get_namespace(y)
-    if "int" not in str(y.dtype):
+    if not xp.isdtype(y.dtype, "integral"):
         raise TypeError(f"labels must be integer class indices, got dtype {y.dtype}")
     if y.shape[0] and (int(xp.min(y)) < 0 or int(xp.max(y)) >= z.shape[1]):
         raise ValueError(f"labels must lie in [0, {z.shape[1]}), got values in [{int(xp.min(y))}, {int(xp.max(y))}]")
@@ -54,6 +82,10 @@ def _check_labels(z, y) -> None:
 
 def softmax_cross_entropy_forward(z, y):
     """Mean softmax cross-entropy.
+
+    One pass of ``exp``: with ``s = z - max_c z`` per row,
+    ``L = mean_n (log sum_c exp(s_n) - s_{n, y_n})``; the label's entry is
+    gathered by index and ``exp(s)`` is kept for the backward pass.
 
     Parameters
     ----------
@@ -69,15 +101,27 @@ def softmax_cross_entropy_forward(z, y):
     """
     _check_labels(z, y)
     xp = get_namespace(z)
-    log_probs = log_softmax(z, axis=1)
-    target = one_hot(y, z.shape[1], z.dtype)
-    loss = -xp.sum(log_probs * target) / z.shape[0]
-    return loss, CrossEntropyCache(xp.exp(log_probs), target)
+    shifted = z - xp.max(z, axis=1, keepdims=True)
+    target = take_labels(shifted, y)
+    if isinstance(shifted, np.ndarray):
+        np.exp(shifted, out=shifted)
+        exp_shifted = shifted
+    else:
+        exp_shifted = xp.exp(shifted)
+    row_sum = xp.sum(exp_shifted, axis=1, keepdims=True)
+    loss = (xp.sum(xp.log(row_sum)) - xp.sum(target)) / z.shape[0]
+    return loss, CrossEntropyCache(exp_shifted, row_sum, y)
 
 
 def softmax_cross_entropy_backward(dloss, cache: CrossEntropyCache):
-    """``dz = dloss * (softmax(z) - onehot(y)) / N``, shape (N, C)."""
-    return dloss * (cache.probs - cache.target) / cache.probs.shape[0]
+    """``dz = dloss * (softmax(z) - onehot(y)) / N``, shape (N, C).
+
+    Built as one scaled copy of the cached ``exp(s)``, ``exp(s) * (dloss / (N sum))``,
+    then ``dloss / N`` subtracted at each row's label, in place.
+    """
+    n = cache.exp_shifted.shape[0]
+    dz = cache.exp_shifted * (dloss / (n * cache.row_sum))
+    return _subtract_at_labels(dz, cache.y, dloss / n)
 
 
 class BCECache(NamedTuple):
@@ -108,18 +152,11 @@ def bce_with_logits_forward(z, y):
 
 def bce_with_logits_backward(dloss, cache: BCECache):
     """``dz = dloss * (sigmoid(z) - y) / size``."""
-    return dloss * (cache.probs - cache.y) / _size(cache.y)
+    return dloss * (cache.probs - cache.y) / size_of(cache.y.shape)
 
 
 class DifferenceCache(NamedTuple):
     diff: object
-
-
-def _size(a) -> int:
-    size = 1
-    for d in a.shape:
-        size *= d
-    return size
 
 
 def mse_forward(pred, target):
@@ -131,7 +168,7 @@ def mse_forward(pred, target):
 
 def mse_backward(dloss, cache: DifferenceCache):
     """``dpred = dloss * 2 (pred - target) / size``."""
-    return dloss * 2.0 * cache.diff / _size(cache.diff)
+    return dloss * 2.0 * cache.diff / size_of(cache.diff.shape)
 
 
 def l1_forward(pred, target):
@@ -143,7 +180,7 @@ def l1_forward(pred, target):
 
 def l1_backward(dloss, cache: DifferenceCache):
     """``dpred = dloss * sign(pred - target) / size`` (sub-gradient 0 at equality)."""
-    return dloss * get_namespace(cache.diff).sign(cache.diff) / _size(cache.diff)
+    return dloss * get_namespace(cache.diff).sign(cache.diff) / size_of(cache.diff.shape)
 
 
 class Loss(Module):

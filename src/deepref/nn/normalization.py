@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from ..backend import get_namespace
 from ..validation import check_in_range, check_ndim, check_positive, check_shape
 from .init import zeros
@@ -36,13 +38,34 @@ class NormCache(NamedTuple):
     """Axis the statistics were taken over; ``None`` for fixed (running) statistics."""
 
 
+def _sum_of_products(a, b, axis: int):
+    """``sum(a * b, axis=axis, keepdims=True)`` for (N, D) arrays, without the product's temporary on NumPy."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        total = np.einsum("nd,nd->d" if axis == 0 else "nd,nd->n", a, b)
+        return np.expand_dims(total, axis)
+    return get_namespace(a, b).sum(a * b, axis=axis, keepdims=True)
+
+
 def _standardize(x, axis: int, eps: float):
-    """``(x_hat, mean, biased var, 1/sqrt(var + eps))`` with statistics along ``axis``."""
+    """``(x_hat, mean, biased var, 1/sqrt(var + eps))`` with statistics along ``axis``.
+
+    The centred input ``x - mean`` is computed once, gives the variance, and
+    is scaled in place into ``x_hat``.
+    """
     xp = get_namespace(x)
     mean = xp.mean(x, axis=axis, keepdims=True)
-    var = xp.mean((x - mean) ** 2, axis=axis, keepdims=True)
+    x_hat = x - mean
+    var = _sum_of_products(x_hat, x_hat, axis) / x.shape[axis]
     inv_std = 1.0 / xp.sqrt(var + eps)
-    return (x - mean) * inv_std, mean, var, inv_std
+    x_hat *= inv_std
+    return x_hat, mean, var, inv_std
+
+
+def _affine(x_hat, gamma, beta):
+    """``gamma * x_hat + beta`` with one new array."""
+    out = x_hat * gamma
+    out += beta
+    return out
 
 
 def _check_affine(x, gamma, beta, eps: float) -> None:
@@ -84,7 +107,7 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5):
             f"got a batch of shape {tuple(x.shape)}; use eval mode for single examples"
         )
     x_hat, mean, var, inv_std = _standardize(x, 0, eps)
-    return gamma * x_hat + beta, NormCache(x_hat, inv_std, gamma, 0), BatchStats(mean[0, :], var[0, :])
+    return _affine(x_hat, gamma, beta), NormCache(x_hat, inv_std, gamma, 0), BatchStats(mean[0, :], var[0, :])
 
 
 def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, eps: float = 1e-5):
@@ -106,7 +129,7 @@ def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, eps: float
     check_shape("running_var", running_var, (x.shape[1],))
     inv_std = 1.0 / get_namespace(x).sqrt(running_var + eps)
     x_hat = (x - running_mean) * inv_std
-    return gamma * x_hat + beta, NormCache(x_hat, inv_std, gamma, None)
+    return _affine(x_hat, gamma, beta), NormCache(x_hat, inv_std, gamma, None)
 
 
 def normalization_backward(dout, cache: NormCache):
@@ -124,15 +147,26 @@ def normalization_backward(dout, cache: NormCache):
     """
     xp = get_namespace(dout)
     check_shape("dout", dout, tuple(cache.x_hat.shape))
-    dgamma = xp.sum(dout * cache.x_hat, axis=0)
+    dgamma = _sum_of_products(dout, cache.x_hat, 0)[0, :]
     dbeta = xp.sum(dout, axis=0)
-    g = dout * cache.gamma
     if cache.axis is None:
-        return g * cache.inv_std, dgamma, dbeta
-    m = cache.x_hat.shape[cache.axis]
-    sum_g = xp.sum(g, axis=cache.axis, keepdims=True)
-    sum_gx = xp.sum(g * cache.x_hat, axis=cache.axis, keepdims=True)
-    dx = (cache.inv_std / m) * (m * g - sum_g - cache.x_hat * sum_gx)
+        return dout * (cache.gamma * cache.inv_std), dgamma, dbeta
+    if cache.axis == 0:
+        # batch norm: gamma is constant along the batch, so sum g = gamma dbeta and
+        # sum g x_hat = gamma dgamma, the sums already at hand
+        m = cache.x_hat.shape[0]
+        dx = cache.x_hat * (-dgamma / m)
+        dx += dout
+        dx -= dbeta / m
+        dx *= cache.gamma * cache.inv_std
+        return dx, dgamma, dbeta
+    m = cache.x_hat.shape[1]
+    g = dout * cache.gamma
+    sum_g = xp.sum(g, axis=1, keepdims=True)
+    sum_gx = _sum_of_products(g, cache.x_hat, 1)
+    dx = cache.x_hat * (-sum_gx)
+    dx += m * g - sum_g
+    dx *= cache.inv_std / m
     return dx, dgamma, dbeta
 
 
@@ -156,7 +190,7 @@ def layernorm_forward(x, gamma, beta, eps: float = 1e-5):
     """
     _check_affine(x, gamma, beta, eps)
     x_hat, _, _, inv_std = _standardize(x, 1, eps)
-    return gamma * x_hat + beta, NormCache(x_hat, inv_std, gamma, 1)
+    return _affine(x_hat, gamma, beta), NormCache(x_hat, inv_std, gamma, 1)
 
 
 class _AffineNorm(Module):

@@ -43,10 +43,11 @@ class AffineGridCache(NamedTuple):
 
 class GridSampleCache(NamedTuple):
     x_shape: tuple  # (N, C, H, W)
-    corner_index: object  # (4, N*P) rows of the (N*H*W, C) image layout read by each point
-    corner_weights: object  # (4, N*P, 1) bilinear weights, zero for corners outside the image
-    corner_values: object  # (4, N*P, C) values read (zero outside the image)
-    frac: object  # fractional parts (a, b), each (N*P, 1)
+    corner_index: object  # (4*N*P,) rows of the (N*H*W, C) image layout read by the corners, corner after corner
+    inside: tuple  # four (N*P, 1) masks, 1 where the corner lies in the image
+    frac: tuple  # fractional parts (a, b), each (N*P, 1)
+    along_x: tuple  # (v10 - v00, v11 - v01), each (N*P, C): the differences along x of the two rows
+    along_y: object  # (N*P, C) bottom row minus top row, both interpolated along x: d out / d b
     pixels_per_unit: tuple  # d(pixel) / d(normalised coordinate) along x and y
 
 
@@ -150,37 +151,31 @@ def _to_pixels(u, n: int, align_corners: bool):
 
 
 def _corners(xp, x, px, py):
-    """Flat row indices, in-image masks and values of the four neighbours of each point.
+    """Fractions, flat row indices, in-image masks and values of the four neighbours of each point.
 
     ``x`` is ``(N, C, H, W)``; ``px``, ``py`` are ``(N, P)`` pixel coordinates.
-    Returns the floor-fraction ``(a, b)``, indices ``(4, N*P)`` into the
-    ``(N*H*W, C)`` layout of ``x``, the in-image masks ``(4, N*P, 1)`` and the
-    masked corner values ``(4, N*P, C)``, in the order (x0, y0), (x1, y0),
-    (x0, y1), (x1, y1).
+    Returns ``(a, b)``, each ``(N*P, 1)``, and one ``(index (N*P,), inside
+    (N*P, 1), value (N*P, C))`` triple per corner, in the order (x0, y0),
+    (x1, y0), (x0, y1), (x1, y1). Indices point into the ``(N*H*W, C)`` layout
+    of ``x``; a corner outside the image reads a clipped pixel, masked to zero.
     """
     n, c, h, w = x.shape
     x0f, y0f = xp.floor(px), xp.floor(py)
-    a, b = px - x0f, py - y0f
+    a, b = xp.reshape(px - x0f, (-1, 1)), xp.reshape(py - y0f, (-1, 1))
     x0, y0 = xp.astype(x0f, xp.int64), xp.astype(y0f, xp.int64)
     columns = [(xp.clip(x0 + d, 0, w - 1), (x0 + d >= 0) & (x0 + d < w)) for d in (0, 1)]
     lines = [(xp.clip(y0 + d, 0, h - 1) * w + xp.arange(n, dtype=xp.int64)[:, None] * (h * w),
               (y0 + d >= 0) & (y0 + d < h)) for d in (0, 1)]
     rows = xp.reshape(xp.permute_dims(x, (0, 2, 3, 1)), (n * h * w, c))
-    indices, masks, values = [], [], []
+    corners = []
     for line, line_inside in lines:
         for column, column_inside in columns:
             index = xp.reshape(line + column, (-1,))
-            mask = xp.astype(xp.reshape(line_inside & column_inside, (-1, 1)), x.dtype)
-            indices.append(index)
-            masks.append(mask)
-            values.append(xp.take(rows, index, axis=0) * mask)
-    return (a, b), xp.stack(indices), xp.stack(masks), xp.stack(values)
-
-
-def _bilinear_weights(xp, a, b):
-    """Weights ``(4, N*P, 1)`` of the corners (x0, y0), (x1, y0), (x0, y1), (x1, y1)."""
-    a, b = xp.reshape(a, (-1, 1)), xp.reshape(b, (-1, 1))
-    return xp.stack([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b])
+            inside = xp.astype(xp.reshape(line_inside & column_inside, (-1, 1)), x.dtype)
+            value = xp.take(rows, index, axis=0)
+            value *= inside
+            corners.append((index, inside, value))
+    return (a, b), corners
 
 
 def grid_sample_forward(x, grid, align_corners: bool = False):
@@ -199,6 +194,14 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     -------
     out : (N, C, H_out, W_out) array
     cache : GridSampleCache
+
+    Notes
+    -----
+    The four weighted corners are summed as two interpolations along ``x``,
+    ``top = v00 + a (v10 - v00)`` and ``bottom = v01 + a (v11 - v01)``, and
+    one along ``y``, ``out = top + b (bottom - top)``: the same bilinear
+    weights, with no stacked ``(4, N*P, C)`` arrays, and the differences are
+    the derivatives the backward pass needs.
     """
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_shape("grid", grid, (x.shape[0], None, None, 2))
@@ -207,18 +210,27 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     h_out, w_out = grid.shape[1], grid.shape[2]
     px = _to_pixels(xp.reshape(grid[..., 0], (n, h_out * w_out)), w, align_corners)
     py = _to_pixels(xp.reshape(grid[..., 1], (n, h_out * w_out)), h, align_corners)
-    (a, b), index, inside, values = _corners(xp, x, px, py)
-    weights = _bilinear_weights(xp, a, b) * inside
-    out = xp.reshape(xp.sum(weights * values, axis=0), (n, h_out, w_out, c))
+    (a, b), corners = _corners(xp, x, px, py)
+    (_, _, v00), (_, _, v10), (_, _, v01), (_, _, v11) = corners
+    # interpolate along x in the top and bottom rows, then along y between them
+    top_dx, bottom_dx = v10 - v00, v11 - v01
+    top = a * top_dx
+    top += v00
+    along_y = a * bottom_dx
+    along_y += v01
+    along_y -= top
+    out = b * along_y
+    out += top
     cache = GridSampleCache(
         tuple(x.shape),
-        index,
-        weights,
-        values,
-        (xp.reshape(a, (-1, 1)), xp.reshape(b, (-1, 1))),
+        xp.concat([index for index, _, _ in corners]),
+        tuple(inside for _, inside, _ in corners),
+        (a, b),
+        (top_dx, bottom_dx),
+        along_y,
         (_pixels_per_unit(w, align_corners), _pixels_per_unit(h, align_corners)),
     )
-    return xp.permute_dims(out, (0, 3, 1, 2)), cache
+    return xp.permute_dims(xp.reshape(out, (n, h_out, w_out, c)), (0, 3, 1, 2)), cache
 
 
 def grid_sample_backward(dout, cache: GridSampleCache):
@@ -247,15 +259,17 @@ def grid_sample_backward(dout, cache: GridSampleCache):
     xp = get_namespace(dout)
     h_out, w_out = dout.shape[2], dout.shape[3]
     g = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (n * h_out * w_out, c))
-    contributions = xp.reshape(cache.corner_weights * g[None, :, :], (-1, c))
-    rows = scatter_add(xp.zeros((n * h * w, c), dtype=dout.dtype), xp.reshape(cache.corner_index, (-1,)), contributions)
-    dx = xp.permute_dims(xp.reshape(rows, (n, h, w, c)), (0, 3, 1, 2))
     a, b = cache.frac
-    v00, v10, v01, v11 = (cache.corner_values[k, ...] for k in range(4))
-    d_a = (1 - b) * (v10 - v00) + b * (v11 - v01)
-    d_b = (1 - a) * (v01 - v00) + a * (v11 - v10)
+    weights = ((1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b)
+    contributions = xp.concat([weight * inside * g for weight, inside in zip(weights, cache.inside)])
+    rows = scatter_add(xp.zeros((n * h * w, c), dtype=dout.dtype), cache.corner_index, contributions)
+    dx = xp.permute_dims(xp.reshape(rows, (n, h, w, c)), (0, 3, 1, 2))
+    top_dx, bottom_dx = cache.along_x
+    d_a = bottom_dx - top_dx
+    d_a *= b
+    d_a += top_dx
     per_x, per_y = cache.pixels_per_unit
-    dgrid = xp.stack([xp.sum(g * d_a, axis=1) * per_x, xp.sum(g * d_b, axis=1) * per_y], axis=1)
+    dgrid = xp.stack([xp.sum(g * d_a, axis=1) * per_x, xp.sum(g * cache.along_y, axis=1) * per_y], axis=1)
     return dx, xp.reshape(dgrid, (n, h_out, w_out, 2))
 
 

@@ -1,0 +1,98 @@
+"""The speed rewrites keep their results: scatter-add, softmax cross-entropy, batch norm, grid_sample.
+
+Each rewritten operation is compared with a plain reference computation, in
+float64 and float32, and checked not to modify its inputs or its cache.
+"""
+
+import numpy as np
+import pytest
+
+from deepref import backend, nn, stn
+from deepref.backend import asarray, to_numpy
+from deepref.gradcheck import as_float64
+
+
+@pytest.mark.parametrize("columns", [(), (1,), (3,), (40,)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scatter_add_sums_repeated_indices_exactly(columns, dtype, rng):
+    base_host = rng.normal(size=(7, *columns))
+    index_host = rng.integers(0, 7, size=50)
+    values_host = rng.normal(size=(50, *columns))
+    expected = base_host.copy()
+    np.add.at(expected, index_host, values_host)
+    base = asarray(base_host, dtype=dtype)
+    out = backend.scatter_add(base, asarray(index_host), asarray(values_host, dtype=dtype))
+    assert out.dtype == base.dtype
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(to_numpy(out), expected, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(to_numpy(base), base_host.astype(dtype))  # base untouched
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cross_entropy_matches_log_softmax_and_backward_is_repeatable(dtype, rng):
+    z_host = 5.0 * rng.normal(size=(6, 9))
+    y_host = rng.integers(0, 9, size=6)
+    z, y = asarray(z_host, dtype=dtype), asarray(y_host)
+    loss, cache = nn.softmax_cross_entropy_forward(z, y)
+    log_p = z_host - z_host.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    assert float(loss) == pytest.approx(-log_p[np.arange(6), y_host].mean(), rel=tol)
+    expected = np.exp(log_p)
+    expected[np.arange(6), y_host] -= 1.0
+    first = to_numpy(nn.softmax_cross_entropy_backward(0.5, cache)).copy()
+    second = to_numpy(nn.softmax_cross_entropy_backward(0.5, cache))
+    np.testing.assert_allclose(first, 0.5 * expected / 6, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(first, second)  # the cache is not consumed
+    assert nn.softmax_cross_entropy_backward(1.0, cache).dtype == z.dtype
+    np.testing.assert_array_equal(to_numpy(z), z_host.astype(dtype))  # logits untouched
+
+
+def test_take_labels_gathers_each_rows_label():
+    z = as_float64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(to_numpy(nn.losses.take_labels(z, asarray([2, 0]))), [3.0, 4.0])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batchnorm_closed_form_backward_matches_the_general_formula(dtype, rng):
+    x_host, dout_host = rng.normal(size=(8, 5)) * 3.0 + 1.0, rng.normal(size=(8, 5))
+    gamma_host, beta_host = rng.normal(size=5), rng.normal(size=5)
+    x = asarray(x_host, dtype=dtype)
+    out, cache, _ = nn.normalization.batchnorm_forward(x, asarray(gamma_host, dtype=dtype),
+                                                       asarray(beta_host, dtype=dtype))
+    dx, dgamma, dbeta = nn.normalization.batchnorm_backward(asarray(dout_host, dtype=dtype), cache)
+    assert out.dtype == dx.dtype == dgamma.dtype == x.dtype
+    mean, var = x_host.mean(axis=0), x_host.var(axis=0)
+    x_hat = (x_host - mean) / np.sqrt(var + 1e-5)
+    g = dout_host * gamma_host
+    m = x_host.shape[0]
+    expected = (m * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0)) / (m * np.sqrt(var + 1e-5))
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(to_numpy(out), gamma_host * x_hat + beta_host, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dx), expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dgamma), (dout_host * x_hat).sum(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dbeta), dout_host.sum(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(to_numpy(x), x_host.astype(dtype))  # input untouched
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_grid_sample_keeps_dtype_and_matches_the_weighted_corners(dtype, rng):
+    x_host = rng.normal(size=(2, 3, 5, 4))
+    grid_host = rng.uniform(-1.2, 1.2, size=(2, 3, 3, 2))
+    out, cache = stn.grid_sample_forward(asarray(x_host, dtype=dtype), asarray(grid_host, dtype=dtype))
+    dx, dgrid = stn.grid_sample_backward(asarray(np.ones((2, 3, 3, 3)), dtype=dtype), cache)
+    assert out.dtype == dx.dtype == dgrid.dtype
+    px = ((grid_host[..., 0] + 1.0) * 4 - 1.0) / 2
+    py = ((grid_host[..., 1] + 1.0) * 5 - 1.0) / 2
+    expected = np.zeros((2, 3, 3, 3))
+    for n in range(2):
+        for i in range(3):
+            for j in range(3):
+                x0, y0 = int(np.floor(px[n, i, j])), int(np.floor(py[n, i, j]))
+                a, b = px[n, i, j] - x0, py[n, i, j] - y0
+                for dxo, dyo, weight in ((0, 0, (1 - a) * (1 - b)), (1, 0, a * (1 - b)), (0, 1, (1 - a) * b),
+                                         (1, 1, a * b)):
+                    if 0 <= x0 + dxo < 4 and 0 <= y0 + dyo < 5:
+                        expected[n, :, i, j] += weight * x_host[n, :, y0 + dyo, x0 + dxo]
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(to_numpy(out), expected, rtol=tol, atol=tol)
