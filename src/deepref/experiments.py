@@ -15,6 +15,9 @@ over many configs and seeds:
   without redoing the runs already recorded;
 - recording a run that raises as a row with ``status = "error"`` and the
   error's message, instead of stopping the sweep;
+- starting the runs seed by seed (every config's first seed, then every
+  config's second ...), so that an interrupted sweep has compared all
+  configs on its first seeds;
 - writing, once every run has a row, ``table.csv``: one row per run in grid
   order, the config, the seed and the scalar results (durations left out, so
   that the table is identical whichever executor produced it).
@@ -339,7 +342,8 @@ def run_sweep(runs: Sequence[Run], out, executor: cf.Executor | None = None, wor
         rows = [row for row in rows if row.get("status") != "error"]
         _write_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
     recorded = {_row_key(row): row for row in rows}
-    pending = [run for run in runs if run.key not in recorded]
+    seed_rank = {seed: rank for rank, seed in enumerate(dict.fromkeys(run.seed for run in runs))}
+    pending = sorted((run for run in runs if run.key not in recorded), key=lambda run: seed_rank[run.seed])
     resumed = len(wanted) - len(pending)
     bar = _progress_bar(len(runs), resumed, folder.name, progress)
     own_pool = executor is None and pending
@@ -385,6 +389,11 @@ def _row_of(future: cf.Future, run: Run, backend_name: str) -> dict:
                 "status": "error", "error": f"{type(err).__name__}: {err}"}
 
 
+def _is_duration(name: str) -> bool:
+    """Result fields named ``seconds`` or ``..._seconds`` are durations: kept in runs.jsonl, not in the table."""
+    return name == "seconds" or name.endswith("_seconds")
+
+
 def _scalar(value) -> bool:
     return isinstance(value, (str, int, float, bool)) or value is None
 
@@ -407,14 +416,20 @@ def _cell(value) -> str:
 
 
 def table_csv(rows: Sequence[dict]) -> str:
-    """Rows as CSV: experiment, seed, config fields, status, scalar results, error; no durations."""
+    """Rows as CSV: experiment, seed, config fields, status, scalar results, error.
+
+    Nested dicts of results become ``outer.inner`` columns; durations
+    (:func:`_is_duration`) are left out, so that the table does not depend on
+    the machine or the executor.
+    """
     columns = ["experiment", "seed"]
     flat = []
     for row in rows:
         record = {"experiment": row["experiment"], "seed": row["seed"]}
         record.update(_scalars(row["config"]))
         record["status"] = row["status"]
-        record.update({k: v for k, v in _scalars(row.get("result", {})).items() if k not in record})
+        record.update({k: v for k, v in _scalars(row.get("result", {})).items()
+                       if k not in record and not _is_duration(k)})
         record["error"] = row.get("error")
         flat.append(record)
         columns += [k for k in record if k not in columns]

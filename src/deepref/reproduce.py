@@ -32,6 +32,7 @@ from .landscape.experiments import WidthSpreadConfig
 from .optim.experiments import practice_project_grid, softmax_regression_grid
 from .regularization_experiments import MemorisationConfig
 from .rnn.experiments import AddingConfig
+from .stn.experiments import MODELS, RTSConfig
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             tuple(replace(_ADDING_SMALL, kind=k) for k in ("LSTM", "RNN")), (0,),
             tuple(replace(_ADDING_FULL, kind=k) for k in ("LSTM", "RNN")), tuple(range(5)),
             metric="final_mse.100", cpu_seconds=40.0, full_cpu_seconds=480.0, timing="full estimated"),
+    ),
+    "stn": (
+        Experiment(
+            "rts_benchmark", "deepref.stn.experiments:rts_benchmark",
+            "test error of FCN, ST-FCN, CNN and ST-CNN on the RTS-distorted digits (Jaderberg et al. 2015, Table 1)",
+            tuple(RTSConfig(model=m, n_train=3000, n_test=1000, epochs=12) for m in MODELS), (0, 1, 2),
+            tuple(RTSConfig(model=m, n_train=20000, n_test=5000, epochs=30) for m in MODELS), tuple(range(5)),
+            metric="test_error", cpu_seconds=0.0, full_cpu_seconds=14000.0, timing="full estimated"),
     ),
 }
 """The experiments of each chapter, by chapter name (the chapter's file name in ``book/``)."""

@@ -88,6 +88,12 @@ def _check_config(config: AddingConfig) -> None:
             check_count("curriculum length", length)
 
 
+def adding_test_sets(config: AddingConfig) -> dict:
+    """``{length: (x, y)}``: ``config.n_test`` test sequences of each of ``config.test_lengths``, float32."""
+    return {length: adding_problem(config.n_test, length, seed=config.test_seed, dtype="float32")
+            for length in config.test_lengths}
+
+
 def train_adding(config: AddingConfig, seed: int = 0):
     """Train on fresh sequences along the curriculum; the model and its test MSEs every ``chunk`` steps.
 
@@ -103,8 +109,7 @@ def train_adding(config: AddingConfig, seed: int = 0):
     _check_config(config)
     model = adding_model(config, seed)
     optimizer = Adam(model.parameters(), lr=config.lr)
-    tests = {length: adding_problem(config.n_test, length, seed=config.test_seed, dtype="float32")
-             for length in config.test_lengths}
+    tests = adding_test_sets(config)
     curve, done, batch = [], 0, config.batch
     for stage, (lengths, steps) in enumerate(config.curriculum):
         last_stage = stage == len(config.curriculum) - 1
