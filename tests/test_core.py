@@ -210,3 +210,16 @@ def test_parameters_never_alias_the_callers_vector(xp):
     np.testing.assert_array_equal(to_numpy(parameters_to_vector(model))[:4], to_numpy(theta)[:4] + 1.0)
     vector_to_parameters(theta * 2.0, model)
     assert float(xp.max(xp.abs(parameters_to_vector(model) - 2.0 * theta))) == 0.0
+
+
+def test_a_float64_input_to_a_float32_layer_is_rejected():
+    layer = nn.Linear(2, 2, seed=0, dtype="float32")
+    with pytest.raises(TypeError, match="Linear has float32 parameters but got a float64 input"):
+        layer(asarray(np.ones((1, 2))))
+    assert layer(asarray(np.ones((1, 2)), dtype="float32")).dtype == layer.weight.data.dtype
+
+
+def test_dtype_predicates_use_the_array_api():
+    assert backend.is_integer_array(asarray(np.arange(3)))
+    assert not backend.is_integer_array(asarray(np.ones(3)))
+    assert backend.is_floating_array(asarray(np.ones(3), dtype="float32"))

@@ -15,7 +15,12 @@ from os import PathLike
 
 import numpy as np
 
-from ..backend import get_namespace, to_numpy, use_backend
+from ..backend import get_namespace, is_floating_array, to_numpy, use_backend
+
+
+def _dtype_text(x) -> str:
+    """``float32`` / ``float64`` for an array of any backend."""
+    return str(x.dtype).rsplit(".", 1)[-1]
 
 
 def size_of(shape) -> int:
@@ -38,6 +43,11 @@ class Parameter:
         """Add ``grad`` (shape of ``data``) to ``self.grad``."""
         if tuple(grad.shape) != self.shape:
             raise ValueError(f"gradient of shape {tuple(grad.shape)} for a parameter of shape {self.shape}")
+        if grad.dtype != self.data.dtype:
+            raise TypeError(
+                f"gradient of dtype {_dtype_text(grad)} for a parameter of dtype {_dtype_text(self.data)}: "
+                "the backward pass must keep the parameters' dtype"
+            )
         self.grad = grad if self.grad is None else self.grad + grad
 
     def __repr__(self) -> str:
@@ -94,10 +104,24 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
-        """``forward``, after checking that the inputs live on the parameters' backend."""
-        arrays = [a for a in args if hasattr(a, "shape")] + [p.data for p in self.parameters()[:1]]
-        if len(arrays) > 1:
-            get_namespace(*arrays)  # a clear TypeError when backends are mixed
+        """``forward``, after checking that the inputs match the parameters' backend and dtype.
+
+        The dtype rule: a floating input must have the dtype of the module's
+        (first) parameter; a float64 input to a float32 layer is rejected, not
+        silently promoted. Integer inputs (class labels, token ids) pass.
+        """
+        params = self.parameters()
+        inputs = [a for a in args if hasattr(a, "shape") and hasattr(a, "dtype")]
+        if params and inputs:
+            weight = params[0].data
+            get_namespace(weight, *inputs)  # a clear TypeError when backends are mixed
+            for x in inputs:
+                if is_floating_array(x) and x.dtype != weight.dtype:
+                    raise TypeError(
+                        f"{type(self).__name__} has {_dtype_text(weight)} parameters but got a "
+                        f"{_dtype_text(x)} input; convert the input (xp.astype(x, {_dtype_text(weight)})) "
+                        f"or build the module with dtype='{_dtype_text(x)}'"
+                    )
         return self.forward(*args, **kwargs)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
