@@ -393,11 +393,11 @@ def _adam_kernel(w, g, m, v, v_max, s, t, *, xp, beta1, beta2, step_size, bias2_
     if v_max is not None:
         into(v_max, xp.maximum, v_max, v)
         v = v_max
-    into(s, xp.sqrt, v)  # denominator sqrt(v) / sqrt(1 - beta2**t) + eps
-    s /= bias2_sqrt
-    s += eps
+    # lr / (1 - b1**t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - b2**t), as (lr c / (1 - b1**t)) m / (sqrt(v) + eps c)
+    into(s, xp.sqrt, v)
+    s += eps * bias2_sqrt
     into(s, xp.divide, m, s)
-    s *= step_size
+    s *= step_size * bias2_sqrt
     w -= s
 
 

@@ -1,0 +1,124 @@
+"""Run the benchmarks: ``python benchmarks/run.py [--quick] [--only TEXT] [--backend numpy|cupy] [--out DIR]``.
+
+Every ``bench_*.py`` module beside this file contributes cases (see
+``harness.py`` for the conventions). deepref and its peer run in this one
+process with one thread each; the table goes to stdout and, with the raw
+numbers, to ``DIR/latest.md`` and ``DIR/latest.json`` (``benchmarks/results``
+by default).
+
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``, which some machines set and
+which slow NumPy's BLAS down, are removed from the environment (the script
+restarts itself without them); the BLAS kernel in use is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+import traceback
+
+HERE = pathlib.Path(__file__).resolve().parent
+UNWANTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+MODULES = ("bench_ops", "bench_rnn", "bench_optim", "bench_conv", "bench_book")
+
+
+def _restart_without_unwanted_env() -> None:
+    if any(name in os.environ for name in UNWANTED):
+        env = {k: v for k, v in os.environ.items() if k not in UNWANTED}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few rounds: a smoke test")
+    parser.add_argument("--only", default="", help="run the cases whose name contains this text")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args()
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    _restart_without_unwanted_env()
+    sys.path.insert(0, str(HERE))
+
+    import numpy as np
+    import threadpoolctl
+    import torch
+
+    from deepref import backend
+    from harness import Context, copy_bandwidth, markdown, measure
+
+    threadpoolctl.threadpool_limits(1)
+    torch.set_num_threads(1)
+    backend.set_backend(args.backend)
+    ctx = Context(args.backend, "cpu", quick=args.quick)
+    xp = np
+    if args.backend == "cupy":
+        import cupy
+
+        xp = cupy
+        ctx.device = "cuda" if torch.cuda.is_available() else "cpu"
+
+        def sync():
+            cupy.cuda.get_current_stream().synchronize()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+
+        ctx.sync = sync
+    copy_gbs = copy_bandwidth(xp, sync=ctx.sync)
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} thread)"
+            for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    header = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.platform()}",
+        "backend": args.backend + (f" vs torch on {ctx.device}" if args.backend == "cupy" else " vs torch CPU"),
+        "versions": f"numpy {np.__version__}, torch {torch.__version__}, Python {platform.python_version()}",
+        "BLAS": "; ".join(blas) or "unknown",
+        "threads": "1 (deepref and torch)",
+        "copy bandwidth": f"{copy_gbs:.1f} GB/s (read + write, one thread)",
+        "mode": "quick" if args.quick else "full",
+    }
+    print("\n".join(f"{k}: {v}" for k, v in header.items()), flush=True)
+    results, failures, started = [], [], time.perf_counter()
+    for module_name in MODULES:
+        if not (HERE / f"{module_name}.py").exists():
+            continue
+        module = importlib.import_module(module_name)
+        if not hasattr(module, "cases"):
+            failures.append(f"{module_name}.py defines no cases(ctx) (see harness.py); run it on its own")
+            continue
+        for case in module.cases(ctx):
+            if args.only and args.only.lower() not in f"{case.name} {case.peer}".lower():
+                continue
+            try:
+                result = measure(case, ctx, copy_gbs) if callable(case.setup) else case.setup
+            except Exception as err:  # a broken case is reported, the others still run
+                failures.append(f"{case.name} {case.shape} {case.dtype}: {err!r}")
+                traceback.print_exc()
+                continue
+            results.append(result)
+            print(f"{result.name:32s} {result.shape:16s} {result.dtype:8s} {result.peer:14s} "
+                  f"{result.ours_ms:9.3f} ms {result.theirs_ms:9.3f} ms  ratio {result.ratio_median:5.2f} "
+                  f"(min {result.ratio_min:5.2f}) {result.status}", flush=True)
+    header["total time"] = f"{time.perf_counter() - started:.0f} s"
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(results, header)
+    if failures:
+        text += "\n## Failed cases\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
+    (out / "latest.md").write_text(text)
+    (out / "latest.json").write_text(json.dumps(
+        {"header": header, "results": [r.as_dict() for r in results], "failures": failures}, indent=1))
+    print("\n" + text)
+    print(f"wrote {out / 'latest.md'} and {out / 'latest.json'}")
+    return 1 if failures or any(r.status.startswith("MISMATCH") for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
