@@ -20,13 +20,22 @@ author = "The deepref authors"
 copyright = "2026, The deepref authors"
 release = "0.1.0"
 
+# Local extensions (conf/_ext): the API appendix, the presentation of code and
+# glued numbers, the bibliography style.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
+
 extensions = [
     "myst_nb",
     "sphinx.ext.mathjax",
     "sphinx.ext.intersphinx",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
     "sphinx_design",
     "sphinx_copybutton",
     "sphinxcontrib.bibtex",
+    "apiref",
+    "bibstyle",
+    "presentation",
 ]
 
 root_doc = "index"
@@ -53,7 +62,7 @@ bibtex_bibfiles = sorted(
     os.path.relpath(path, os.path.dirname(os.path.abspath(__file__)))
     for path in __import__("glob").glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "book", "*.bib"))
 )
-bibtex_default_style = "plain"
+bibtex_default_style = "deepref_author_year"  # conf/_ext/bibstyle.py
 bibtex_reference_style = "author_year"
 
 # The build runs offline: the inventories are local files (conf/inventories/make_inventories.py
@@ -71,6 +80,30 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
 }
+html_css_files = ["deepref.css"]
+
+# Math renders offline: MathJax ships with the book (conf/_static/mathjax/README.md).
+mathjax_path = "mathjax/tex-chtml-full.js"
+
+# Chapters are numbered (the root toctree is :numbered:), and so are equations
+# and figures within each chapter: (3.12), Fig. 3.2.
 numfig = True
+numfig_secnum_depth = 1
 math_numfig = True
 math_eqref_format = "({number})"
+
+# The API appendix (book/api): autodoc reads the numpydoc docstrings.
+# conf/_ext/apiref.py writes one page per module. Docstrings are not inherited
+# from outside the library (concurrent.futures' would be shown as ours).
+autodoc_inherit_docstrings = False
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"exclude-members": "__init__, __new__"}
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+napoleon_use_ivar = True  # an "Attributes" section is a field list, not a second entry
+
+
+# Tables that chapters display (deepref._book.number_table) are Markdown.
+nb_render_markdown_format = "myst"

@@ -1,0 +1,236 @@
+"""The book as a reader meets it: checks on the chapter sources, without building.
+
+Every chapter must pass these; ``scripts/check_rendering.py`` checks the built
+pages in a browser (equations and code cut off at 1400 px and 414 px, math
+rendered offline, figures numbered).
+
+- every figure is a numbered, captioned ``{glue:figure}`` (or ``{figure}``)
+  referred to by number, never "the figure below";
+- no plotting code is shown expanded: a cell that draws is tagged
+  ``hide-input`` (or removes its input);
+- code shown in the book fits in 88 columns, cells and included library code
+  alike (``literalinclude`` shows a function without its docstring);
+- no cell ends in a bare value that prints a raw Python repr;
+- the text speaks to the reader: no build budgets, no "slides" or "source notes";
+- a finished chapter opens with what it teaches and closes with a summary.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+sys.path.insert(0, str(ROOT / "conf" / "_ext"))
+
+from presentation import PLACEHOLDER_MARK, code_without_docstrings  # noqa: E402
+
+WIDTH = 88
+NOT_CHAPTERS = {"index", "bibliography"}
+CHAPTERS = sorted(p for p in BOOK.glob("*.md") if p.stem not in NOT_CHAPTERS)
+FINISHED = [p for p in CHAPTERS if PLACEHOLDER_MARK not in p.read_text(encoding="utf-8")]
+
+FIGURE_START = re.compile(r"plt\.subplots\(|plt\.figure\(")
+DRAWS = re.compile(r"plt\.subplots\(|plt\.figure\(|\.imshow\(|\.plot\(|\.scatter\(|\.hist\(|\.contourf?\(")
+HIDDEN = ("hide-input", "remove-input", "hide-cell", "remove-cell")
+# matplotlib calls whose return value Jupyter would print as a raw repr
+MPL_RETURNS = {"set_title", "set_xlabel", "set_ylabel", "plot", "imshow", "legend", "text", "bar",
+               "hist", "scatter", "suptitle", "annotate", "colorbar", "axhline", "axvline", "set"}
+# the course material the book answers is named once, in the introduction
+COURSE_MATERIAL = [r"\b(?:the|our|one of the) slides\b", r"\bsource notes\b", r"\blecture (?:notes|slides)\b"]
+FORBIDDEN_PHRASES = [
+    r"\bthe figure (?:below|above)\b", r"\bCPU time of this chapter\b", r"\bbuild budget\b",
+    r"\bbudget of this book\b", r"\bCPU budget\b", r"\btime budget\b",
+]
+
+
+class Cell:
+    """A code cell of a MyST notebook: its tags, its source and where it starts."""
+
+    def __init__(self, line: int, options: list[str], source: str):
+        self.line = line
+        self.source = source
+        tags = next((o for o in options if o.startswith(":tags:")), "")
+        self.tags = set(re.findall(r"[\w-]+", tags.partition(":tags:")[2]))
+
+    @property
+    def hidden(self) -> bool:
+        return bool(self.tags & set(HIDDEN))
+
+
+def code_cells(text: str) -> list[Cell]:
+    cells, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        if lines[i].startswith("```{code-cell}"):
+            j = i + 1
+            while not lines[j].startswith("```"):
+                j += 1
+            body = lines[i + 1:j]
+            options = [line for line in body if line.startswith(":")]
+            source = "\n".join(line for line in body if not line.startswith(":"))
+            cells.append(Cell(i + 1, options, source))
+            i = j
+        i += 1
+    return cells
+
+
+def prose(text: str) -> str:
+    """The text of a chapter without its code cells, directives' code and front matter."""
+    text = re.sub(r"\A---.*?---", "", text, flags=re.DOTALL)
+    return re.sub(r"```\{code-cell\}.*?```", "", text, flags=re.DOTALL)
+
+
+def ids(paths):
+    return [p.stem for p in paths]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_plotting_code_is_folded(chapter):
+    shown = [c.line for c in code_cells(chapter.read_text(encoding="utf-8"))
+             if DRAWS.search(c.source) and not c.hidden]
+    assert not shown, f"{chapter.name}: cells at lines {shown} draw a figure; tag them hide-input"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_every_figure_is_numbered_and_captioned(chapter):
+    text = chapter.read_text(encoding="utf-8")
+    drawn = sum(len(FIGURE_START.findall(c.source)) for c in code_cells(text))
+    glued = re.findall(r"```\{glue:figure\}\s+(\S+)\n((?::[^\n]*\n)*)\n*([^`]*)```", text)
+    figures = re.findall(r"```\{figure\}", text)
+    problems = []
+    for name, options, caption in glued:
+        if ":name:" not in options:
+            problems.append(f"{name}: no :name: to refer to")
+        if not caption.strip():
+            problems.append(f"{name}: no caption")
+        target = re.search(r":name:\s*(\S+)", options)
+        if target and f"{{numref}}`{target.group(1)}`" not in text:
+            problems.append(f"{name}: never referred to with {{numref}}")
+    assert drawn <= len(glued) + len(figures), (
+        f"{chapter.name}: {drawn} figures drawn, {len(glued) + len(figures)} numbered; "
+        "glue each with deepref._book.glue_figure and show it with {glue:figure}")
+    assert not problems, f"{chapter.name}: {problems}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_shown_cell_code_fits(chapter):
+    long = [f"cell at line {c.line}: {line[:50]!r}..." for c in code_cells(chapter.read_text(encoding="utf-8"))
+            if not c.hidden for line in c.source.split("\n") if len(line) > WIDTH]
+    assert not long, f"{chapter.name}: {len(long)} shown code lines over {WIDTH} columns: {long[:5]}"
+
+
+def included_code(chapter: Path):
+    """(object, lines) for every ``literalinclude`` with ``:pyobject:`` in a chapter, as shown."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    text = chapter.read_text(encoding="utf-8")
+    for path, options in re.findall(r"```\{literalinclude\}\s+(\S+)\n((?::[^\n]*\n)*)", text):
+        target = re.search(r":pyobject:\s*(\S+)", options)
+        if not target:
+            continue
+        source = (chapter.parent / path).resolve()
+        tags = ModuleAnalyzer.for_file(str(source), "").find_tags()
+        _, start, end = tags[target.group(1)]
+        lines = source.read_text(encoding="utf-8").splitlines(keepends=True)[start - 1:end]
+        yield target.group(1), lines if ":docstring:" in options else code_without_docstrings(lines)
+
+
+@pytest.mark.xfail(
+    reason="the library is formatted at 120 columns (ruff line-length in pyproject.toml); until it is "
+    "reformatted at 88, the book wraps long lines of included code (conf/_static/deepref.css)",
+    strict=False,
+)
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_included_code_fits(chapter):
+    long = [f"{name}: {line.strip()[:50]!r}" for name, lines in included_code(chapter)
+            for line in lines if len(line.rstrip("\n")) > WIDTH]
+    assert not long, f"{chapter.name}: {len(long)} included code lines over {WIDTH} columns: {long[:5]}"
+
+
+def ends_in_raw_value(source: str) -> bool:
+    """Whether Jupyter would print the cell's last expression as a raw repr."""
+    if source.rstrip().endswith(";"):
+        return False
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # IPython magics: not ours to judge
+        return False
+    if not body or not isinstance(body[-1], ast.Expr):
+        return False
+    value = body[-1].value
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return False
+    if isinstance(value, ast.Call):
+        func = value.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return name in MPL_RETURNS
+    return True
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_no_cell_ends_in_a_raw_value(chapter):
+    raw = [c.line for c in code_cells(chapter.read_text(encoding="utf-8"))
+           if "remove-output" not in c.tags and "remove-cell" not in c.tags and ends_in_raw_value(c.source)]
+    assert not raw, (f"{chapter.name}: cells at lines {raw} end in a bare value (a raw repr in the book); "
+                     "show a table or glue formatted numbers")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_text_speaks_to_the_reader(chapter):
+    text = prose(chapter.read_text(encoding="utf-8"))
+    patterns = FORBIDDEN_PHRASES + (COURSE_MATERIAL if chapter.stem != "intro" else [])
+    found = [m.group(0) for pattern in patterns for m in re.finditer(pattern, text, re.IGNORECASE)]
+    assert not found, f"{chapter.name}: {found}"
+
+
+@pytest.mark.parametrize("chapter", FINISHED, ids=ids(FINISHED))
+def test_chapter_opens_with_goals_and_closes_with_a_summary(chapter):
+    text = chapter.read_text(encoding="utf-8")
+    assert re.search(r"```\{admonition\} In this chapter", text), (
+        f"{chapter.name}: open with an ```{{admonition}} In this chapter``` box (what the reader will "
+        "learn, what it assumes)")
+    assert re.search(r"^## Summary\s*$", text, re.MULTILINE), f"{chapter.name}: close with a '## Summary'"
+
+
+def test_placeholder_chapters_are_marked_in_the_contents():
+    from presentation import mark_placeholders
+
+    class App:
+        srcdir = str(BOOK)
+
+        class config:
+            root_doc = "index"
+
+    source = [(BOOK / "index.md").read_text(encoding="utf-8")]
+    mark_placeholders(App, "index", source)
+    for chapter in set(CHAPTERS) - set(FINISHED):
+        assert f"(in preparation) <{chapter.stem}>" in source[0], chapter.name
+    for chapter in FINISHED:
+        assert f"<{chapter.stem}>" not in source[0], chapter.name
+
+
+def test_glued_numbers_read_as_numbers():
+    from deepref._book import readable_number
+
+    assert readable_number("9.9e-03") == "9.9\u00a0×\u00a010⁻³"
+    assert readable_number("5.3e+30") == "5.3\u00a0×\u00a010³⁰"
+    assert readable_number("1e-08") == "10⁻⁸"
+    assert readable_number("123456 and 2015") == "123,456 and 2015"
+    assert readable_number("0.123") == "0.123"
+
+
+def test_included_code_drops_docstrings_and_indentation():
+    method = [
+        "    def forward(self, x):\n",
+        '        """Apply the layer.\n',
+        "\n",
+        "        x : (N, D)\n",
+        '        """\n',
+        "        return x @ self.w\n",
+    ]
+    assert code_without_docstrings(method) == ["def forward(self, x):\n", "    return x @ self.w\n"]
