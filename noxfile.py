@@ -81,6 +81,18 @@ def docs(session):
 
 
 @nox.session(python=PYTHON)
+def bench(session):
+    """deepref against PyTorch CPU, one thread each: the table in benchmarks/results/latest.md (and .json).
+
+    ``nox -s bench -- --quick`` is a smoke test; ``-- --only adam`` runs matching cases; ``-- --book``
+    also executes and times every chapter.
+    """
+    session.install("-e", ".[test,book]", TORCH)
+    one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    session.run("python", "benchmarks/run.py", *session.posargs, env=one_thread)
+
+
+@nox.session(python=PYTHON)
 def lint(session):
     """ruff over the package, tests, chapters' config and this file."""
     session.install("ruff")

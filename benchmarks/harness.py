@@ -170,11 +170,11 @@ def markdown(results: list[Result], header: dict) -> str:
             f"| {r.name} | {r.shape} | {r.dtype} | {r.peer} | {r.ours_ms:.3g} | {r.theirs_ms:.3g} "
             f"| {r.ratio_median:.2f} | {r.ratio_min:.2f} | {bandwidth} | {r.status} |"
         )
-    notes = [(r.name, r.dtype, r.peer, r.note) for r in results if r.note and not r.status.startswith("ok")]
+    notes = [(r.name, r.peer, r.note) for r in results if r.note and not r.status.startswith("ok")]
     if notes:
         lines += ["", "## Notes", ""]
         seen = set()
-        for name, dtype, peer, note in notes:
+        for name, peer, note in notes:
             if (name, note) not in seen:
                 seen.add((name, note))
                 lines.append(f"- **{name}** ({peer}): {note}")

@@ -26,7 +26,7 @@ import traceback
 
 HERE = pathlib.Path(__file__).resolve().parent
 UNWANTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-MODULES = ("bench_ops", "bench_rnn", "bench_optim", "bench_conv", "bench_book")
+MODULES = ("bench_ops", "bench_rnn", "bench_optim", "bench_conv")
 
 
 def _restart_without_unwanted_env() -> None:
@@ -40,6 +40,7 @@ def main() -> int:
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds: a smoke test")
     parser.add_argument("--only", default="", help="run the cases whose name contains this text")
+    parser.add_argument("--book", action="store_true", help="execute every chapter and time it (slow)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -50,9 +51,9 @@ def main() -> int:
     import numpy as np
     import threadpoolctl
     import torch
+    from harness import Context, copy_bandwidth, markdown, measure
 
     from deepref import backend
-    from harness import Context, copy_bandwidth, markdown, measure
 
     threadpoolctl.threadpool_limits(1)
     torch.set_num_threads(1)
@@ -85,19 +86,19 @@ def main() -> int:
         "mode": "quick" if args.quick else "full",
     }
     print("\n".join(f"{k}: {v}" for k, v in header.items()), flush=True)
-    results, failures, started = [], [], time.perf_counter()
+    results, failures, skipped, started = [], [], [], time.perf_counter()
     for module_name in MODULES:
         if not (HERE / f"{module_name}.py").exists():
             continue
         module = importlib.import_module(module_name)
         if not hasattr(module, "cases"):
-            failures.append(f"{module_name}.py defines no cases(ctx) (see harness.py); run it on its own")
+            skipped.append(f"{module_name}.py defines no cases(ctx) (see harness.py): run it on its own")
             continue
         for case in module.cases(ctx):
             if args.only and args.only.lower() not in f"{case.name} {case.peer}".lower():
                 continue
             try:
-                result = measure(case, ctx, copy_gbs) if callable(case.setup) else case.setup
+                result = measure(case, ctx, copy_gbs)
             except Exception as err:  # a broken case is reported, the others still run
                 failures.append(f"{case.name} {case.shape} {case.dtype}: {err!r}")
                 traceback.print_exc()
@@ -106,15 +107,26 @@ def main() -> int:
             print(f"{result.name:32s} {result.shape:16s} {result.dtype:8s} {result.peer:14s} "
                   f"{result.ours_ms:9.3f} ms {result.theirs_ms:9.3f} ms  ratio {result.ratio_median:5.2f} "
                   f"(min {result.ratio_min:5.2f}) {result.status}", flush=True)
+    from bench_book import chapter_times
+
+    chapters, source = chapter_times(args.book)
     header["total time"] = f"{time.perf_counter() - started:.0f} s"
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results, header)
+    text += "\n## Book: execution time per chapter\n\n" + source + "\n"
+    if chapters:
+        columns = list(chapters[0])
+        text += "\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+        text += "".join("| " + " | ".join(str(row[c]) for c in columns) + " |\n" for row in chapters)
+    if skipped:
+        text += "\n## Not included\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n"
     if failures:
         text += "\n## Failed cases\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
     (out / "latest.md").write_text(text)
     (out / "latest.json").write_text(json.dumps(
-        {"header": header, "results": [r.as_dict() for r in results], "failures": failures}, indent=1))
+        {"header": header, "results": [r.as_dict() for r in results], "book": chapters, "failures": failures},
+        indent=1))
     print("\n" + text)
     print(f"wrote {out / 'latest.md'} and {out / 'latest.json'}")
     return 1 if failures or any(r.status.startswith("MISMATCH") for r in results) else 0

@@ -160,7 +160,7 @@ def test_param_groups_have_their_own_options():
     opt.step()
     assert to_numpy(body.data)[0] == pytest.approx(0.9) and to_numpy(head.data)[0] == pytest.approx(0.0)
     with pytest.raises(AttributeError, match="different lr values"):
-        opt.lr
+        _ = opt.lr
     opt.lr = 0.5  # setting a shared hyperparameter sets it in every group
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.5] and opt.lr == 0.5
     with pytest.raises(ValueError, match="lr must be"):

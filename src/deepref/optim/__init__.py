@@ -1,10 +1,11 @@
 """Optimizers (``torch.optim`` interface and update rules), learning-rate schedules,
 second-order methods and gradient clipping."""
 
+from types import ModuleType as _ModuleType
+
 from .clip import clip_grad_norm, clip_grad_value, global_grad_norm, global_norm
 from .logistic import LogisticRegressionProblem
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from .weight_decay import decay_weights, weight_decay_gradient, weight_decay_penalty
 from .schedules import (
     CosineWithWarmup,
     ExponentialDecay,
@@ -23,5 +24,6 @@ from .second_order import (
     minimize_with_optimizer,
     newton,
 )
+from .weight_decay import decay_weights, weight_decay_gradient, weight_decay_penalty
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]
