@@ -19,6 +19,7 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .conv import Conv2d, col2im, conv2d, conv2d_backward, conv2d_forward, im2col
 from .dropout import Dropout, dropout_backward, dropout_forward, dropout_mask
 from .linear import Linear, linear_backward, linear_forward
 from .losses import (
@@ -49,6 +50,16 @@ from .normalization import (
     layernorm_backward,
     layernorm_forward,
     normalization_backward,
+)
+from .pooling import (
+    AvgPool2d,
+    MaxPool2d,
+    avg_pool2d,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d,
+    max_pool2d_backward,
+    max_pool2d_forward,
 )
 from .shape import Flatten
 
