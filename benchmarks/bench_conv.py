@@ -1,119 +1,98 @@
-"""Benchmark: deepref conv2d forward+backward against PyTorch CPU on the same shapes.
+"""Convolution and pooling, forward and backward with every gradient, against PyTorch.
 
-Both run in this process with one thread (BLAS and torch), on the same data
-and dtype, interleaved: each round times one deepref call and one torch call,
-so that load from other processes hits both alike. Before timing, the script
-checks that both computed the same output and gradients. It prints, per case,
-the median time of each and the median and minimum of the per-round ratios
-(deepref / torch; below 1 means deepref is faster).
-
-    python benchmarks/bench_conv.py [--rounds 15] [--dtype float32 float64]
+The shapes are those of the spatial transformer chapter's CNN and ST-CNN and
+two larger, more common layers. deepref builds the im2col matrix and calls one
+GEMM per product (forward, weight gradient, input gradient); PyTorch's CPU
+convolution (oneDNN for float32) works on blocked layouts without that copy.
 """
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import torch
+import torch.nn.functional as F
+from harness import Case, relative_error
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from deepref import nn
+from deepref.backend import asarray, to_numpy
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from typing import NamedTuple  # noqa: E402
+WITHIN_2X = 2.0  # issue 17: conv2d forward+backward within 2x of PyTorch CPU
 
-import numpy as np  # noqa: E402
-
-from deepref.nn import conv2d_backward, conv2d_forward  # noqa: E402
-
-
-class Case(NamedTuple):
-    """A conv2d problem: input ``(N, C_in, H, W)``, ``C_out`` filters of ``k x k``, stride, padding."""
-
-    name: str
-    x: tuple
-    c_out: int
-    k: int
-    stride: int
-    padding: int
-
-
-CASES = (
-    Case("STN chapter CNN, layer 1", (64, 1, 42, 42), 8, 5, 2, 2),
-    Case("STN chapter CNN, layer 2", (64, 8, 10, 10), 16, 3, 1, 1),
-    Case("ST-CNN localisation", (64, 1, 21, 21), 8, 5, 1, 2),
-    Case("ST-CNN classifier, layer 2", (64, 8, 8, 8), 16, 3, 1, 1),
-    Case("MNIST-size, 5x5", (64, 8, 28, 28), 16, 5, 1, 2),
-    Case("mid-size, 3x3", (32, 16, 28, 28), 32, 3, 1, 1),
+# name, (N, C_in, H, W), C_out, kernel, stride, padding
+CONV_SHAPES = (
+    ("STN CNN layer 1", (64, 1, 42, 42), 8, 5, 2, 2),
+    ("STN CNN layer 2", (64, 8, 10, 10), 16, 3, 1, 1),
+    ("ST-CNN localisation", (64, 1, 21, 21), 8, 5, 1, 2),
+    ("MNIST-size 5x5", (64, 8, 28, 28), 16, 5, 1, 2),
+    ("mid-size 3x3", (32, 16, 28, 28), 32, 3, 1, 1),
 )
 
 
-def _median_and_min(times: list[float]) -> tuple[float, float]:
-    return float(np.median(times)), float(np.min(times))
+def _pair(ctx, host, dtype, grad=False):
+    ours = asarray(host, dtype=dtype)
+    theirs = torch.tensor(np.asarray(host, dtype=dtype), device=ctx.device, requires_grad=grad)
+    return ours, theirs
 
 
-def bench_case(case: Case, dtype: str, rounds: int, torch) -> dict:
-    """Time deepref and torch on ``case`` (forward and backward with every gradient), interleaved."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=case.x).astype(dtype)
-    w = rng.normal(size=(case.c_out, case.x[1], case.k, case.k)).astype(dtype)
-    b = rng.normal(size=case.c_out).astype(dtype)
-    x_t, w_t, b_t = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-
-    def ours(dout=None):
-        out, cache = conv2d_forward(x, w, b, case.stride, case.padding)
-        return out, conv2d_backward(out if dout is None else dout, cache)
-
-    def theirs(dout=None):
-        x_t.grad = w_t.grad = b_t.grad = None
-        out = torch.nn.functional.conv2d(x_t, w_t, b_t, case.stride, case.padding)
-        out.backward(out.detach() if dout is None else torch.tensor(dout))
-        return out
-
-    out, _ = ours()
-    dout = rng.normal(size=out.shape).astype(dtype)
-    _, (dx, dw, db) = ours(dout)
-    out_t = theirs(dout)
-    tol = 1e-3 if dtype == "float32" else 1e-9
-    for name, a, t in (("out", out, out_t), ("dx", dx, x_t.grad), ("dw", dw, w_t.grad), ("db", db, b_t.grad)):
-        expected = t.detach().numpy()
-        error = np.max(np.abs(a - expected)) / max(np.max(np.abs(expected)), 1e-30)
-        if error > tol:
-            raise AssertionError(f"{case.name} ({dtype}): {name} differs from torch by {error:.2e} (relative)")
-    times = {"deepref": [], "torch": []}
-    for _ in range(rounds):
-        for key, call in (("deepref", ours), ("torch", theirs)):
-            start = time.perf_counter()
-            call(dout)
-            times[key].append(time.perf_counter() - start)
-    ratios = [a / t for a, t in zip(times["deepref"], times["torch"])]
-    return {
-        "case": case.name,
-        "dtype": dtype,
-        "deepref_ms": 1e3 * _median_and_min(times["deepref"])[0],
-        "torch_ms": 1e3 * _median_and_min(times["torch"])[0],
-        "ratio_median": float(np.median(ratios)),
-        "ratio_min": float(np.min(ratios)),
-    }
+def _grads(tensors):
+    out = [t.grad.detach().cpu().numpy() for t in tensors]
+    for t in tensors:
+        t.grad = None
+    return out
 
 
-def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
-    args = parser.parse_args(argv)
-    import torch
+def conv2d(ctx, dtype, label, x_shape, c_out, k, stride, padding):
+    def setup():
+        rng = np.random.default_rng(0)
+        x, tx = _pair(ctx, rng.normal(size=x_shape), dtype, grad=True)
+        w, tw = _pair(ctx, rng.normal(size=(c_out, x_shape[1], k, k)) / k, dtype, grad=True)
+        b, tb = _pair(ctx, rng.normal(size=c_out), dtype, grad=True)
+        out_shape = tuple(F.conv2d(tx, tw, tb, stride, padding).shape)
+        dout, tdout = _pair(ctx, rng.normal(size=out_shape), dtype)
 
-    torch.set_num_threads(1)
-    rows = []
-    print(f"{'case':28s} {'dtype':8s} {'deepref ms':>10s} {'torch ms':>9s} {'ratio med':>9s} {'ratio min':>9s}")
-    for dtype in args.dtype:
-        for case in CASES:
-            row = bench_case(case, dtype, args.rounds, torch)
-            rows.append(row)
-            print(f"{row['case']:28s} {dtype:8s} {row['deepref_ms']:10.2f} {row['torch_ms']:9.2f} "
-                  f"{row['ratio_median']:9.2f} {row['ratio_min']:9.2f}", flush=True)
-    return rows
+        def ours():
+            out, cache = nn.conv2d_forward(x, w, b, stride, padding)
+            return [to_numpy(out), *(to_numpy(g) for g in nn.conv2d_backward(dout, cache))]
+
+        def theirs():
+            out = F.conv2d(tx, tw, tb, stride, padding)
+            out.backward(tdout)
+            return [out.detach().cpu().numpy(), *_grads([tx, tw, tb])]
+
+        return ours, theirs, relative_error
+
+    shape = f"{x_shape} {c_out}x{k}x{k}/{stride}"
+    return Case(f"conv2d fwd+bwd, {label}", shape, dtype, setup, target=WITHIN_2X,
+                note="im2col copy + three GEMMs + col2im; torch's oneDNN kernels need no im2col copy "
+                     "(float32), its float64 path is an im2col of its own")
 
 
-if __name__ == "__main__":
-    main()
+def max_pool2d(ctx, dtype, x_shape=(64, 8, 42, 42), k=2):
+    def setup():
+        rng = np.random.default_rng(0)
+        x, tx = _pair(ctx, rng.normal(size=x_shape), dtype, grad=True)
+        out_shape = (*x_shape[:2], x_shape[2] // k, x_shape[3] // k)
+        dout, tdout = _pair(ctx, rng.normal(size=out_shape), dtype)
+
+        def ours():
+            out, cache = nn.max_pool2d_forward(x, k)
+            return [to_numpy(out), to_numpy(nn.max_pool2d_backward(dout, cache))]
+
+        def theirs():
+            out = F.max_pool2d(tx, k)
+            out.backward(tdout)
+            return [out.detach().cpu().numpy(), *_grads([tx])]
+
+        return ours, theirs, relative_error
+
+    return Case("max_pool2d fwd+bwd", f"{x_shape} k{k}", dtype, setup,
+                note="window copy, running maximum and col2im; torch fuses them into one pass")
+
+
+def cases(ctx):
+    for dtype in ("float32", "float64"):
+        for label, x_shape, c_out, k, stride, padding in CONV_SHAPES[: 2 if ctx.quick else None]:
+            if ctx.quick:
+                x_shape = (4, *x_shape[1:])
+            yield conv2d(ctx, dtype, label, x_shape, c_out, k, stride, padding)
+        yield max_pool2d(ctx, dtype, (4, 8, 42, 42) if ctx.quick else (64, 8, 42, 42))
