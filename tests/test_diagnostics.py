@@ -131,3 +131,20 @@ def test_ensemble_probabilities_is_the_mean_of_softmaxes(rng):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="at least one"):
         ensemble_probabilities([], x)
+
+
+def test_dead_unit_monitor_records_every_epoch(rng):
+    from deepref.diagnostics import DeadUnitMonitor
+    from deepref.train import fit
+
+    x = asarray(rng.normal(size=(32, 3)))
+    y = asarray(rng.integers(0, 2, size=32))
+    net = mlp([3, 8, 8, 2], nn.ReLU, seed=0)
+    monitor = DeadUnitMonitor(x)
+    net.layers[2].bias.data = asarray(np.full(8, -100.0))  # the second hidden layer starts dead
+    history = fit(net, nn.SoftmaxCrossEntropy(), optim.SGD(net.parameters(), lr=0.01), x, y,
+                  epochs=3, batch_size=8, callbacks=[monitor])
+    assert len(history["dead_fraction"]) == 3
+    assert history["dead_fraction"][-1] >= 0.5
+    with pytest.raises(ValueError, match="ReLU"):
+        DeadUnitMonitor(x).measure(mlp([3, 2], None))

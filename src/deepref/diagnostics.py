@@ -10,7 +10,8 @@ chapters, written once so that any model of :mod:`deepref.nn` can use them:
 * :func:`layer_gradients` runs the backward pass layer by layer and keeps
   every layer's output gradient (for per-layer histograms);
 * :func:`dead_fraction` counts units that are never positive (a dead ReLU),
-  :func:`zero_gradient_fraction` units that pass no gradient at all;
+  :func:`zero_gradient_fraction` units that pass no gradient at all, and
+  :class:`DeadUnitMonitor` records the dead fraction during :func:`~deepref.train.fit`;
 * :func:`relu_interpolant` builds the one-hidden-layer ReLU network of the
   universal approximation argument;
 * :func:`update_ratios` measures ``||w_new - w_old|| / ||w_old||`` per
@@ -38,10 +39,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import asarray, get_namespace, to_numpy
-from .nn.activations import Maxout, ReLU
+from .nn.activations import LeakyReLU, Maxout, ReLU
 from .nn.linear import Linear
 from .nn.losses import softmax
 from .nn.module import Module, Sequential
+from .train import Callback, TrainState
 from .validation import check_count, check_in_range, check_ndim
 
 
@@ -221,6 +223,44 @@ def dead_fraction(pre_activations) -> float:
     return 1.0 - float(xp.mean(xp.astype(alive, xp.float64)))
 
 
+def rectifier_pre_activations(model: Sequential, x) -> list:
+    """Pre-activations ``(N, H)`` of every ReLU and leaky-ReLU layer of ``model`` on ``x``."""
+    outputs = layer_outputs(model, x)
+    return [out for out, after in zip(outputs, model.layers[1:]) if isinstance(after, (ReLU, LeakyReLU))]
+
+
+class DeadUnitMonitor(Callback):
+    """Record, after every epoch, the fraction of (leaky) ReLU units dead on ``x``.
+
+    The units of all rectifier layers are pooled; the value goes to
+    ``history["dead_fraction"]`` (see :func:`dead_fraction`). The model is
+    run in eval mode on ``x`` and its mode restored.
+
+    Parameters
+    ----------
+    x : (N, D) array
+        The data on which a unit must be positive at least once to count as alive
+        (the training set).
+    """
+
+    def __init__(self, x):
+        self.x = x
+
+    def measure(self, model: Sequential) -> float:
+        """The pooled dead fraction of ``model``'s rectifier units on ``x``."""
+        was_training = model.training
+        model.eval()
+        pre = rectifier_pre_activations(model, self.x)
+        model.train(was_training)
+        if not pre:
+            raise ValueError("DeadUnitMonitor needs a model with ReLU or LeakyReLU layers")
+        units = [p.shape[1] for p in pre]
+        return sum(dead_fraction(p) * h for p, h in zip(pre, units)) / sum(units)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        state.history.append("dead_fraction", self.measure(state.model))
+
+
 def zero_gradient_fraction(grad_rows) -> float:
     """Fraction of units whose gradient is exactly zero on every example.
 
@@ -332,6 +372,7 @@ def ensemble_probabilities(models: Sequence[Module], x):
 
 __all__ = [
     "ActivationStats",
+    "DeadUnitMonitor",
     "ParameterAverage",
     "activation_statistics",
     "dead_fraction",
@@ -340,6 +381,7 @@ __all__ = [
     "layer_outputs",
     "relu_interpolant",
     "mlp",
+    "rectifier_pre_activations",
     "update_ratios",
     "zero_gradient_fraction",
 ]
