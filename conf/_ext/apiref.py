@@ -191,8 +191,9 @@ class LinkApiNames(SphinxPostTransform):
 def _name_index(env) -> dict[str, str]:
     """Map each way a chapter may write a library object's name to its full name.
 
-    Every dotted tail of a full name that names one object (``nn.Linear``,
-    ``init.kaiming_normal``) and every bare name that does (``linear_backward``,
+    Every dotted tail of a full name that names one object or module
+    (``nn.Linear``, ``init.kaiming_normal``, ``deepref.rnn``) and every bare name
+    that does (``linear_backward``,
     ``SoftmaxCrossEntropy``; bare names only with an underscore or a capital,
     so that a word such as ``fit`` in the prose stays code).
     """
@@ -201,8 +202,8 @@ def _name_index(env) -> dict[str, str]:
         return cached
     objects = env.get_domain("py").objects
     candidates: dict[str, set[str]] = {}
-    for name, entry in objects.items():
-        if not name.startswith(PACKAGE + ".") or entry.objtype == "module":
+    for name in objects:
+        if not name.startswith(PACKAGE + "."):
             continue
         parts = name.split(".")
         for start in range(len(parts)):
