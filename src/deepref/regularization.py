@@ -32,6 +32,7 @@ from collections.abc import Iterable
 
 from .backend import get_namespace
 from .nn.module import Parameter
+from .optim.weight_decay import weight_decay_gradient, weight_decay_penalty
 from .validation import check_in_range, check_positive
 
 
@@ -45,8 +46,7 @@ def elastic_net_penalty(w, strength: float, l1_ratio: float = 0.5) -> float:
     _check(strength, l1_ratio)
     xp = get_namespace(w)
     l1 = float(xp.sum(xp.abs(w)))
-    l2 = float(xp.sum(w * w))
-    return strength * (l1_ratio * l1 + 0.5 * (1.0 - l1_ratio) * l2)
+    return strength * l1_ratio * l1 + weight_decay_penalty(w, strength * (1.0 - l1_ratio))
 
 
 def elastic_net_gradient(w, strength: float, l1_ratio: float = 0.5):
@@ -56,7 +56,7 @@ def elastic_net_gradient(w, strength: float, l1_ratio: float = 0.5):
     """
     _check(strength, l1_ratio)
     xp = get_namespace(w)
-    return strength * (l1_ratio * xp.sign(w) + (1.0 - l1_ratio) * w)
+    return weight_decay_gradient(w, strength * (1.0 - l1_ratio), strength * l1_ratio * xp.sign(w))
 
 
 def l1_penalty(w, strength: float) -> float:
@@ -117,6 +117,10 @@ class Penalized:
     @property
     def params(self) -> list[Parameter]:
         return self.optimizer.params
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.optimizer.param_groups
 
     @property
     def lr(self) -> float:

@@ -22,12 +22,13 @@ from typing import NamedTuple
 
 from ..backend import default_rng, get_namespace, to_numpy
 from ..nn.utils import loss_and_gradient, parameters_to_vector, restoring, vector_to_parameters
+from ..optim.clip import global_norm
+from ..optim.weight_decay import weight_decay_gradient, weight_decay_penalty
 from ..validation import check_ndim, check_positive, check_shape
 
 
 def _norm(v) -> float:
-    xp = get_namespace(v)
-    return float(xp.sqrt(xp.sum(v * v)))
+    return global_norm([v])
 
 
 def _check_direction(name: str, v, size: int) -> float:
@@ -107,7 +108,7 @@ def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None, w
         _, grad_plus = loss_and_gradient(model, loss_fn, x, y)
         vector_to_parameters(theta - h * v, model)
         _, grad_minus = loss_and_gradient(model, loss_fn, x, y)
-    return (grad_plus - grad_minus) / (2.0 * h) + weight_decay * v
+    return weight_decay_gradient(v, weight_decay, (grad_plus - grad_minus) / (2.0 * h))
 
 
 def full_hessian(model, loss_fn, x, y, weight_decay: float = 0.0):
@@ -295,8 +296,7 @@ def _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay: float) -> t
     loss, grad = loss_and_gradient(model, loss_fn, x, y)
     if weight_decay:
         theta = parameters_to_vector(model)
-        xp = get_namespace(theta)
-        loss, grad = loss + 0.5 * weight_decay * float(xp.sum(theta * theta)), grad + weight_decay * theta
+        loss, grad = loss + weight_decay_penalty(theta, weight_decay), weight_decay_gradient(theta, weight_decay, grad)
     return loss, grad
 
 
