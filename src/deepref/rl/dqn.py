@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .. import optim
 from ..backend import default_rng, get_namespace
 from ..nn import one_hot
@@ -28,15 +26,7 @@ from .losses import huber_backward, huber_forward
 from .policy import Policy, mlp
 from .returns import td_target
 from .tabular import check_discount
-from .training import (
-    Clock,
-    EpisodeTracker,
-    Evaluator,
-    ProgressFn,
-    TrainResult,
-    check_env_obs,
-    checked_loss,
-)
+from .training import ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss
 
 
 @dataclass
@@ -48,6 +38,8 @@ class DQNConfig:
     ``learning_starts`` transitions are stored (``updates_per_step`` of them).
     ``replay=False`` trains on the most recent ``batch_size`` transitions only;
     ``target_network=False`` computes targets with the online network itself.
+    ``tau`` set: Polyak averaging after every update; ``tau=None``: a hard copy
+    every ``target_every`` updates.
     """
 
     env_id: str = "CartPole-v1"
@@ -59,12 +51,12 @@ class DQNConfig:
     batch_size: int = 64
     buffer_size: int = 50_000
     learning_starts: int = 1_000
-    updates_per_step: int = 1
+    updates_per_step: int = 2
     target_every: int = 250
-    tau: float | None = None
+    tau: float | None = 0.005
     eps_start: float = 1.0
     eps_end: float = 0.02
-    eps_fraction: float = 0.2
+    eps_fraction: float = 0.1
     double: bool = True
     huber_delta: float = 1.0
     grad_clip: float | None = 10.0
@@ -149,7 +141,7 @@ def dqn_update(online, target, optimizer, batch, config: DQNConfig, update: int 
     return value
 
 
-def train_dqn(config: DQNConfig = DQNConfig(), progress: ProgressFn | None = None) -> TrainResult:
+def train_dqn(config: DQNConfig | None = None, progress: ProgressFn | None = None) -> TrainResult:
     """Train a DQN agent on ``config.env_id``; see :class:`DQNConfig` and the module docstring.
 
     Raises
@@ -159,8 +151,7 @@ def train_dqn(config: DQNConfig = DQNConfig(), progress: ProgressFn | None = Non
     FloatingPointError
         If the loss becomes NaN or infinite.
     """
-    config.validate()
-    clock = Clock()
+    config = (config or DQNConfig()).validate()
     env = make_vec_env(config.env_id, config.num_envs)
     sizes = [env.observation_dim, *config.hidden, env.num_actions]
     online = mlp(sizes, seed=config.seed)
@@ -170,10 +161,8 @@ def train_dqn(config: DQNConfig = DQNConfig(), progress: ProgressFn | None = Non
     capacity = config.buffer_size if config.replay else config.batch_size
     buffer = ReplayBuffer(capacity, env.observation_dim, seed=config.seed)
     rng = default_rng(config.seed + 1)
-    policy = Policy(online, sizes, "relu", "dqn")
-    tracker = EpisodeTracker(config.num_envs)
-    evaluator = Evaluator(config.env_id, config.eval_every, config.eval_episodes, config.target_return, config.seed)
-    losses, updates, env_steps = [], 0, 0
+    log = RunLog(config, Policy(online, sizes, "relu", "dqn"), progress)
+    updates, env_steps = 0, 0
     obs = env.reset(seed=config.seed)
     check_env_obs(env, obs)
     while env_steps < config.total_steps:
@@ -184,21 +173,17 @@ def train_dqn(config: DQNConfig = DQNConfig(), progress: ProgressFn | None = Non
         check_env_obs(env, step.obs)
         buffer.add(obs, actions, step.reward, step.final_obs, step.terminated)
         env_steps += config.num_envs
-        tracker.update(step.reward, step.terminated, step.truncated, env_steps)
+        log.tracker.update(step.reward, step.terminated, step.truncated, env_steps)
         obs = step.obs
         if env_steps >= config.learning_starts and len(buffer) >= config.batch_size:
             for _ in range(config.updates_per_step):
                 updates += 1
-                losses.append(dqn_update(online, target, optimizer, buffer.sample(config.batch_size), config,
-                                         updates))
+                batch = buffer.sample(config.batch_size)
+                log.losses.append(dqn_update(online, target, optimizer, batch, config, updates))
                 if config.tau is not None:
                     copy_parameters(online, target, config.tau)
                 elif updates % config.target_every == 0:
                     copy_parameters(online, target)
-        if progress is not None:
-            progress(env_steps, tracker.recent_mean())
-        if evaluator(policy, env_steps):
+        if log.after_step(env_steps):
             break
-    evaluator.restore_best(policy)
-    return TrainResult(policy, np.asarray(tracker.returns), np.asarray(tracker.steps),
-                       evaluator.history, evaluator.solved_at, env_steps, clock(), losses)
+    return log.result(env_steps)

@@ -87,7 +87,11 @@ class CartPoleParams(NamedTuple):
     max_episode_steps: int = 500
 
 
-def cartpole_dynamics(state, actions, params: CartPoleParams = CartPoleParams()):
+CARTPOLE_V1 = CartPoleParams()
+"""The constants of Gymnasium's CartPole-v1."""
+
+
+def cartpole_dynamics(state, actions, params: CartPoleParams = CARTPOLE_V1):
     """One explicit-Euler step of the cart-pole equations, for a batch of carts.
 
     Parameters
@@ -163,7 +167,7 @@ class CartPoleVec(VecEnv):
     observation_dim = 4
     num_actions = 2
 
-    def __init__(self, num_envs: int = 1, dtype=None, params: CartPoleParams = CartPoleParams()):
+    def __init__(self, num_envs: int = 1, dtype=None, params: CartPoleParams = CARTPOLE_V1):
         self.num_envs = check_count("num_envs", num_envs)
         self.xp = current_namespace()
         self.dtype = resolve_dtype(dtype, self.xp)

@@ -22,8 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-import numpy as np
-
 from .. import optim
 from ..backend import default_rng, get_namespace
 from ..validation import check_choice, check_count, check_in_range, check_positive
@@ -42,16 +40,7 @@ from .losses import (
 from .policy import Policy, mlp
 from .returns import gae
 from .tabular import check_discount
-from .training import (
-    Clock,
-    EpisodeTracker,
-    Evaluator,
-    ProgressFn,
-    TrainResult,
-    check_env_obs,
-    checked_loss,
-    sample_categorical,
-)
+from .training import EpisodeTracker, ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss, sample_categorical
 
 ALGORITHMS = ("reinforce", "a2c", "ppo")
 
@@ -215,28 +204,21 @@ def train_pg(config: PGConfig | None = None, progress: ProgressFn | None = None)
         If the loss becomes NaN or infinite.
     """
     config = (config or pg_config("ppo")).validate()
-    clock = Clock()
     env = make_vec_env(config.env_id, config.num_envs)
     sizes = [env.observation_dim, *config.hidden, env.num_actions]
     actor = mlp(sizes, config.activation, seed=config.seed)
     critic = mlp([env.observation_dim, *config.hidden, 1], config.activation, seed=config.seed + 7919)
     optimizer = optim.Adam(actor.parameters() + critic.parameters(), lr=config.lr)
     rng = default_rng(config.seed + 1)
-    policy = Policy(actor, sizes, config.activation, config.algorithm)
-    tracker = EpisodeTracker(config.num_envs)
-    evaluator = Evaluator(config.env_id, config.eval_every, config.eval_episodes, config.target_return, config.seed)
-    losses, env_steps = [], 0
+    log = RunLog(config, Policy(actor, sizes, config.activation, config.algorithm), progress)
+    env_steps = 0
     obs = env.reset(seed=config.seed)
     check_env_obs(env, obs)
     while env_steps < config.total_steps:
-        rollout, obs, env_steps = collect_rollout(env, obs, actor, critic, rng, config, tracker, env_steps)
+        rollout, obs, env_steps = collect_rollout(env, obs, actor, critic, rng, config, log.tracker, env_steps)
         for _ in range(config.epochs):
             for batch in minibatches(rollout, config.minibatches, rng):
-                losses.append(pg_update(actor, critic, optimizer, batch, config, len(losses) + 1))
-        if progress is not None:
-            progress(env_steps, tracker.recent_mean())
-        if evaluator(policy, env_steps):
+                log.losses.append(pg_update(actor, critic, optimizer, batch, config, len(log.losses) + 1))
+        if log.after_step(env_steps):
             break
-    evaluator.restore_best(policy)
-    return TrainResult(policy, np.asarray(tracker.returns), np.asarray(tracker.steps), evaluator.history,
-                       evaluator.solved_at, env_steps, clock(), losses)
+    return log.result(env_steps, critic)

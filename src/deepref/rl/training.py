@@ -14,6 +14,9 @@ from ..validation import check_finite_loss
 from .envs import VecEnv
 from .policy import Policy, evaluate_policy
 
+ProgressFn = Callable[[int, float], None]
+"""``progress(env_steps, recent_mean_return)``, called after each vector step (e.g. to move a tqdm bar)."""
+
 
 @dataclass
 class TrainResult:
@@ -37,6 +40,8 @@ class TrainResult:
     seconds : float
         Wall time of the run.
     losses : list of float
+    critic : Module or None
+        The learned state-value network (policy-gradient learners).
     """
 
     policy: Policy
@@ -47,6 +52,7 @@ class TrainResult:
     env_steps: int = 0
     seconds: float = 0.0
     losses: list = field(default_factory=list)
+    critic: object = None
 
 
 class EpisodeTracker:
@@ -111,6 +117,35 @@ class Evaluator:
             policy.net.load_state_dict(self.best_state)
 
 
+class RunLog:
+    """The bookkeeping of one training run: clock, episode returns, evaluation, losses.
+
+    ``config`` supplies ``num_envs``, ``env_id``, ``eval_every``, ``eval_episodes``,
+    ``target_return`` and ``seed``.
+    """
+
+    def __init__(self, config, policy: Policy, progress: ProgressFn | None = None):
+        self.clock = Clock()
+        self.policy, self.progress = policy, progress
+        self.tracker = EpisodeTracker(config.num_envs)
+        self.evaluator = Evaluator(config.env_id, config.eval_every, config.eval_episodes, config.target_return,
+                                   config.seed)
+        self.losses: list[float] = []
+
+    def after_step(self, env_steps: int) -> bool:
+        """Report progress and evaluate if due; ``True`` when the run should stop."""
+        if self.progress is not None:
+            self.progress(env_steps, self.tracker.recent_mean())
+        return self.evaluator(self.policy, env_steps)
+
+    def result(self, env_steps: int, critic=None) -> TrainResult:
+        """Restore the best evaluated parameters and return the :class:`TrainResult`."""
+        self.evaluator.restore_best(self.policy)
+        return TrainResult(self.policy, np.asarray(self.tracker.returns), np.asarray(self.tracker.steps),
+                           self.evaluator.history, self.evaluator.solved_at, env_steps, self.clock(), self.losses,
+                           critic)
+
+
 def checked_loss(loss, update: int) -> float:
     """``float(loss)``; stops the run with a clear message if it is NaN or infinite."""
     value = float(loss)
@@ -143,7 +178,3 @@ class Clock:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
-
-
-ProgressFn = Callable[[int, float], None]
-"""``progress(env_steps, recent_mean_return)``, called after each vector step (e.g. to move a tqdm bar)."""
