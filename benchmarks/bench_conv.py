@@ -9,12 +9,12 @@ convolution (oneDNN for float32) works on blocked layouts without that copy.
 from __future__ import annotations
 
 import numpy as np
-import torch
 import torch.nn.functional as F
+from bench_ops import _grads, _pair
 from harness import Case, relative_error
 
 from deepref import nn
-from deepref.backend import asarray, to_numpy
+from deepref.backend import to_numpy
 
 WITHIN_2X = 2.0  # issue 17: conv2d forward+backward within 2x of PyTorch CPU
 
@@ -26,19 +26,6 @@ CONV_SHAPES = (
     ("MNIST-size 5x5", (64, 8, 28, 28), 16, 5, 1, 2),
     ("mid-size 3x3", (32, 16, 28, 28), 32, 3, 1, 1),
 )
-
-
-def _pair(ctx, host, dtype, grad=False):
-    ours = asarray(host, dtype=dtype)
-    theirs = torch.tensor(np.asarray(host, dtype=dtype), device=ctx.device, requires_grad=grad)
-    return ours, theirs
-
-
-def _grads(tensors):
-    out = [t.grad.detach().cpu().numpy() for t in tensors]
-    for t in tensors:
-        t.grad = None
-    return out
 
 
 def conv2d(ctx, dtype, label, x_shape, c_out, k, stride, padding):
