@@ -1,0 +1,222 @@
+"""The experiments of the language-model chapter: a configuration and a seed in, a result record out.
+
+The chapter calls them with small settings that fit its time budget; the
+same functions run the longer versions (``DEEPREF_FULL=1`` in the chapter).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..optim import Adam
+from .classify import MultinomialNB, SequenceClassifier, fit_classifier, kfold_indices, ngram_features, predict_classes
+from .corpus import EOS, Vocabulary, batchify, load_movie_reviews, load_ptb, load_python_docs, tokenize
+from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perplexity_of
+from .rnnlm import RNNLM, stream_logprobs, train_epoch
+from .synthetic import AgreementSource
+
+
+@dataclass
+class LMConfig:
+    """A recurrent LM and its truncated-BPTT training.
+
+    ``epochs`` full passes, or ``max_windows`` windows of the first pass when
+    it is set (a budget cut).
+    """
+
+    embed_size: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+    cell: str = "lstm"
+    softmax: str = "full"
+    n_streams: int = 32
+    steps: int = 35
+    lr: float = 0.01
+    clip: float = 5.0
+    epochs: int = 1
+    max_windows: int | None = None
+    dtype: str = "float32"
+
+
+def train_lm(ids: np.ndarray, vocab_size: int, config: LMConfig, seed: int) -> tuple[RNNLM, list[float]]:
+    """Train an :class:`RNNLM` on the token stream ``ids`` with Adam; returns it and the loss of each pass."""
+    model = RNNLM(vocab_size, config.embed_size, config.hidden_size, config.num_layers, cell=config.cell,
+                  dropout=config.dropout, softmax=config.softmax, seed=seed, dtype=config.dtype)
+    optimizer = Adam(model.parameters(), lr=config.lr)
+    streams = batchify(ids, config.n_streams)
+    losses = [train_epoch(model, streams, config.steps, optimizer, config.clip, config.max_windows)
+              for _ in range(config.epochs)]
+    return model, losses
+
+
+@dataclass
+class AgreementResult:
+    floor: float  # perplexity of the true source on the test sample
+    ngram: dict[int, float]  # Kneser-Ney perplexity by order
+    rnn: float
+    rnn_floor: float  # the floor on exactly the tokens the RNN scored
+    seconds: float
+
+
+def agreement_experiment(source: AgreementSource, config: LMConfig, seed: int, train_tokens: int = 150_000,
+                         test_tokens: int = 20_000, orders=(2, 3, 5, 7)) -> AgreementResult:
+    """Kneser-Ney n-grams of several orders and a recurrent LM on the agreement language, against its floor."""
+    start = time.process_time()
+    words = source.words
+    train, test = source.sample(train_tokens, seed=seed), source.sample(test_tokens, seed=seed + 1000)
+    train_words, test_words = [words[i] for i in train], [words[i] for i in test]
+    vocab = Vocabulary(words, unk=None)
+    ngram = {n: NGramLM(n).fit(train_words, vocab).perplexity(test_words) for n in orders}
+    model, _ = train_lm(train, len(words), config, seed)
+    scored = stream_logprobs(model, test, n_streams=16, steps=200)
+    truth = source.logprobs(test)
+    return AgreementResult(perplexity_of(truth), ngram, perplexity_of(scored),
+                           perplexity_of(truth[1 : 1 + scored.size]), time.process_time() - start)
+
+
+def ptb_ids() -> tuple[Vocabulary, list[np.ndarray]]:
+    """The PTB vocabulary (10,000 words by falling frequency) and the train / valid / test id streams."""
+    splits = [load_ptb(s) for s in ("train", "valid", "test")]
+    vocab = Vocabulary.build(splits[0], specials=())
+    return vocab, [vocab.encode(s) for s in splits]
+
+
+@dataclass
+class PTBResult:
+    rnn_valid: float
+    rnn_test: float
+    kn5_test: float  # on the same tokens as the RNN
+    mixed_test: float
+    weight: float  # of the RNN in the mixture, fitted on validation text
+    train_tokens: int
+    seconds: float
+    model: RNNLM | None = field(default=None, repr=False)
+
+
+def ptb_rnn_experiment(config: LMConfig, seed: int, kn5: NGramLM, vocab: Vocabulary, ids: list[np.ndarray],
+                       valid_tokens: int | None = None) -> PTBResult:
+    """Train an RNN LM on PTB, score valid and test, and interpolate it with ``kn5``.
+
+    The interpolation weight is fitted by EM on (the first ``valid_tokens``
+    of) the validation text; the test perplexities are all on the same tokens.
+    """
+    start = time.process_time()
+    model, _ = train_lm(ids[0], len(vocab), config, seed)
+    eos = vocab.index[EOS]
+    valid = ids[1] if valid_tokens is None else ids[1][:valid_tokens]
+    scores = {}
+    for name, stream in (("valid", valid), ("test", ids[2])):
+        rnn = stream_logprobs(model, np.concatenate([[eos], stream]), n_streams=32, steps=100)
+        words = vocab.decode(stream)
+        scores[name] = (rnn, kn5.logprobs(words)[: rnn.size])
+    weight = fit_interpolation_weight(*scores["valid"])
+    rnn_test, kn_test = scores["test"]
+    trained = config.n_streams * config.steps * (config.max_windows or 0) or ids[0].size * config.epochs
+    return PTBResult(perplexity_of(scores["valid"][0]), perplexity_of(rnn_test), perplexity_of(kn_test),
+                     perplexity_of(interpolate_logprobs(rnn_test, kn_test, weight)), weight, trained,
+                     time.process_time() - start, model)
+
+
+@dataclass
+class WordCharResult:
+    word_bpc: float  # bits per character of the word model, <unk> spellings included
+    word_bpc_without_unk_spelling: float
+    char_bpc: float
+    word_vocab: int
+    char_vocab: int
+    unk_rate: float
+    word_seconds: float
+    char_seconds: float
+
+
+def word_vs_char(word_config: LMConfig, char_config: LMConfig, seed: int, min_count: int = 2) -> WordCharResult:
+    """The Python documentation text modelled word by word and character by character, in bits per character.
+
+    The text is the token sequence joined by single spaces, so a word
+    sequence determines the characters exactly. A word model cannot spell
+    the words it maps to ``<unk>``; it pays for each with a character unigram
+    model (letters and an end mark) fitted on the training text, which makes
+    the comparison fair. The last 10% of the tokens are the test text.
+    """
+    tokens = tokenize(load_python_docs())
+    cut = int(0.9 * len(tokens))
+    train, test = tokens[:cut], tokens[cut:]
+    start = time.process_time()
+    vocab = Vocabulary.build(train, min_count=min_count)
+    train_ids, test_ids = vocab.encode(train), vocab.encode(test)
+    model, _ = train_lm(train_ids, len(vocab), word_config, seed)
+    word_lp = stream_logprobs(model, np.concatenate([train_ids[-1:], test_ids]), n_streams=8, steps=100)
+    scored = test[: word_lp.size]
+    chars = sum(len(w) + 1 for w in scored)  # each word and the space after it
+    letters = letter_probabilities(train)
+    spelling = sum(_spelling_bits(w, letters) for w, i in zip(scored, test_ids) if i == vocab.index[vocab.unk])
+    word_bits = -float(np.sum(word_lp)) / math.log(2)
+    word_seconds = time.process_time() - start
+
+    start = time.process_time()
+    text_train, text_test = " ".join(train), " ".join(test)
+    char_vocab = Vocabulary.build(text_train)
+    char_model, _ = train_lm(char_vocab.encode(text_train), len(char_vocab), char_config, seed)
+    char_lp = stream_logprobs(char_model, char_vocab.encode(text_test), n_streams=16, steps=200)
+    return WordCharResult((word_bits + spelling) / chars, word_bits / chars, -float(np.mean(char_lp)) / math.log(2),
+                          len(vocab), len(char_vocab), float(np.mean(test_ids == vocab.index[vocab.unk])),
+                          word_seconds, time.process_time() - start)
+
+
+def letter_probabilities(words) -> dict[str, float]:
+    """Laplace-smoothed letter probabilities of ``words``, with ``""`` the end-of-word mark."""
+    counts: dict[str, float] = {"": float(len(words))}
+    for w in words:
+        for ch in w:
+            counts[ch] = counts.get(ch, 0.0) + 1.0
+    total = sum(counts.values()) + len(counts) + 1  # one unseen-letter slot
+    probs = {ch: (c + 1) / total for ch, c in counts.items()}
+    probs[None] = 1 / total
+    return probs
+
+
+def _spelling_bits(word: str, letters: dict) -> float:
+    """Bits to spell ``word`` letter by letter under :func:`letter_probabilities` probabilities, end mark included."""
+    return -sum(math.log2(letters.get(ch, letters[None])) for ch in [*word, ""])
+
+
+@dataclass
+class ReviewResult:
+    nb_unigram: list[float] = field(default_factory=list)
+    nb_bigram: list[float] = field(default_factory=list)
+    rnn: list[float] = field(default_factory=list)
+    rnn_seconds: float = 0.0
+
+
+def movie_review_cv(folds: int = 10, rnn_folds: int = 10, embed_size: int = 50, hidden_size: int = 50,
+                    epochs: int = 2, seed: int = 0, dtype: str = "float32") -> ReviewResult:
+    """10-fold cross-validated accuracy of binarised MNB (unigrams, uni+bigrams) and a GRU classifier.
+
+    The GRU runs on the first ``rnn_folds`` folds only (a budget cut when
+    smaller than ``folds``); its vocabulary is the training folds' words seen
+    at least twice.
+    """
+    texts, labels = load_movie_reviews()
+    tokens = [tokenize(t) for t in texts]
+    splits = kfold_indices(len(tokens), folds, seed=seed)
+    result = ReviewResult()
+    features = {n: [ngram_features(t, n) for t in tokens] for n in (1, 2)}
+    for k, test in enumerate(splits):
+        train = np.setdiff1d(np.arange(len(tokens)), test)
+        for n, record in ((1, result.nb_unigram), (2, result.nb_bigram)):
+            nb = MultinomialNB().fit([features[n][i] for i in train], labels[train])
+            record.append(float(np.mean(nb.predict([features[n][i] for i in test]) == labels[test])))
+        if k < rnn_folds:
+            start = time.process_time()
+            vocab = Vocabulary.build([w for i in train for w in tokens[i]], min_count=2)
+            seqs = [vocab.encode(t) for t in tokens]
+            model = SequenceClassifier(len(vocab), embed_size, hidden_size, seed=seed + k, dtype=dtype)
+            fit_classifier(model, [seqs[i] for i in train], labels[train], epochs=epochs, seed=seed + k)
+            result.rnn.append(float(np.mean(predict_classes(model, [seqs[i] for i in test]) == labels[test])))
+            result.rnn_seconds += time.process_time() - start
+    return result
