@@ -93,6 +93,19 @@ def bench(session):
 
 
 @nox.session(python=PYTHON)
+def bench_brian2(session):
+    """A 10,000-neuron LIF network against Brian2's NumPy runtime: benchmarks/results/brian2.md (and .json).
+
+    An environment of its own: Brian2 2.9 does not import with NumPy >= 2.4.
+    ``nox -s bench_brian2 -- --n 2000 --repeats 1`` is a quicker run.
+    """
+    session.install("brian2==2.9.0", "numpy<2.4")
+    session.install("-e", ".")
+    one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    session.run("python", "benchmarks/bench_lif_brian2.py", *session.posargs, env=one_thread)
+
+
+@nox.session(python=PYTHON)
 def lint(session):
     """ruff over the package, tests, chapters' config and this file."""
     session.install("ruff")

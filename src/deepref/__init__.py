@@ -4,7 +4,7 @@ Every module implements a derivation of the book, on NumPy or CuPy
 (see :mod:`deepref.backend`).
 """
 
-from . import backend, data, gradcheck, landscape, nn, optim, regularization, rl, rnn, stn, train, validation
+from . import backend, data, gradcheck, landscape, lm, neuro, nn, optim, regularization, rl, rnn, stn, train, validation
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,8 @@ __all__ = [
     "data",
     "gradcheck",
     "landscape",
+    "lm",
+    "neuro",
     "nn",
     "optim",
     "regularization",

@@ -1,0 +1,257 @@
+"""Receptive fields from natural images: patches, whitening, FastICA, and measures of the filters.
+
+Independent component analysis of whitened image patches finds filters
+whose responses are as non-Gaussian (sparse) as possible; on natural images
+they come out localised, oriented and band-pass, like the receptive fields of
+simple cells in V1 (Olshausen & Field 1996; Bell & Sejnowski 1997).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..backend import asarray, default_rng, get_namespace, to_numpy
+from ..validation import check_count, check_ndim
+
+
+def image_patches(images, size: int, count: int, seed: int = 0):
+    """Random square patches from grey-level images, with each patch's mean removed.
+
+    Parameters
+    ----------
+    images : sequence of (H, W) host arrays
+    size : int
+        Side of a patch, pixels.
+    count : int
+        Number of patches (drawn evenly from the images).
+    seed : int
+
+    Returns
+    -------
+    (count, size * size) array on the current backend
+    """
+    check_count("size", size, 2)
+    check_count("count", count)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(count):
+        image = np.asarray(images[k % len(images)], dtype=float)
+        top = rng.integers(0, image.shape[0] - size + 1)
+        left = rng.integers(0, image.shape[1] - size + 1)
+        rows.append(image[top:top + size, left:left + size].ravel())
+    patches = np.stack(rows)
+    return asarray(patches - patches.mean(axis=1, keepdims=True))
+
+
+class Whitening(NamedTuple):
+    """PCA whitening ``z = x V diag(1 / sqrt(lambda))`` keeping the leading components.
+
+    Attributes
+    ----------
+    whiten : (D, K) array
+        Maps centred data to unit-variance, uncorrelated coordinates.
+    dewhiten : (K, D) array
+        Maps back to pixel space.
+    """
+
+    whiten: object
+    dewhiten: object
+
+
+def pca_whitening(x, keep: int) -> Whitening:
+    """Whitening of ``x`` (``(B, D)``, centred) onto its ``keep`` leading principal components.
+
+    Dropping the trailing components removes the highest spatial frequencies,
+    whose variance in natural images is tiny and mostly noise.
+    """
+    check_ndim("x", x, 2, "(B, D)")
+    check_count("keep", keep)
+    if keep > x.shape[1]:
+        raise ValueError(f"keep must be at most D = {x.shape[1]}, got {keep}")
+    xp = get_namespace(x)
+    covariance = x.T @ x / x.shape[0]
+    values, vectors = xp.linalg.eigh(covariance)
+    values, vectors = xp.flip(values)[:keep], xp.flip(vectors, axis=1)[:, :keep]
+    scale = xp.sqrt(values)
+    return Whitening(vectors / xp.reshape(scale, (1, -1)), vectors.T * xp.reshape(scale, (-1, 1)))
+
+
+def symmetric_decorrelation(w):
+    """``(W W^T)^(-1/2) W``: the nearest matrix with orthonormal rows."""
+    xp = get_namespace(w)
+    values, vectors = xp.linalg.eigh(w @ w.T)
+    return (vectors / xp.reshape(xp.sqrt(values), (1, -1))) @ vectors.T @ w
+
+
+def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6, seed: int = 0):
+    """Symmetric FastICA with the ``log cosh`` contrast on whitened data (Hyvarinen 1999).
+
+    Fixed-point step for all rows at once, then symmetric decorrelation:
+    ``W <- E[g(W z) z^T] - diag(E[g'(W z)]) W`` with ``g = tanh``.
+
+    Parameters
+    ----------
+    z : (B, K) array
+        Whitened data.
+    components : int
+        Number of independent components (<= K).
+    iterations : int
+        Largest number of fixed-point steps.
+    tol : float
+        Stop when every row of ``W`` moved by less than this (``1 - |cos|``).
+    seed : int
+
+    Returns
+    -------
+    (components, K) array
+        Unmixing matrix with orthonormal rows: sources are ``z W^T``.
+    """
+    check_ndim("z", z, 2, "(B, K)")
+    check_count("components", components)
+    check_count("iterations", iterations)
+    xp = get_namespace(z)
+    w = symmetric_decorrelation(default_rng(seed).normal(size=(components, z.shape[1]), dtype=z.dtype, like=z))
+    for _ in range(iterations):
+        y = xp.tanh(z @ w.T)  # (B, C)
+        new = symmetric_decorrelation(y.T @ z / z.shape[0] - xp.reshape(xp.mean(1.0 - y * y, axis=0), (-1, 1)) * w)
+        change = float(xp.max(1.0 - xp.abs(xp.sum(new * w, axis=1))))
+        w = new
+        if change < tol:
+            break
+    return w
+
+
+def grating_responses(filters, size: int, orientations: int = 16, frequencies=(0.1, 0.15, 0.2, 0.25, 0.3),
+                      phases: int = 8):
+    """Largest response of each filter to sinusoidal gratings, per orientation.
+
+    For each orientation the response is the largest ``|<filter, grating>|``
+    over the spatial frequencies (cycles per pixel) and phases.
+
+    Parameters
+    ----------
+    filters : (F, size * size) array
+    size : int
+    orientations, phases : int
+
+    Returns
+    -------
+    (F, orientations) array, and the orientations (radians in [0, pi)) as a host array
+    """
+    xp = get_namespace(filters)
+    angles = np.arange(orientations) * math.pi / orientations
+    rows, cols = np.mgrid[0:size, 0:size]
+    best = []
+    for angle in angles:
+        gratings = []
+        for frequency in frequencies:
+            for phase in np.arange(phases) * 2 * math.pi / phases:
+                along = cols * math.cos(angle) + rows * math.sin(angle)
+                gratings.append(np.cos(2 * math.pi * frequency * along + phase).ravel())
+        bank = xp.asarray(np.stack(gratings, axis=1), dtype=filters.dtype)  # (size^2, G)
+        best.append(xp.max(xp.abs(filters @ bank), axis=1))
+    return xp.stack(best, axis=1), angles
+
+
+def orientation_selectivity(responses):
+    """Orientation selectivity index ``|sum_k R_k exp(2 i theta_k)| / sum_k R_k`` per filter.
+
+    0 for a filter that answers every orientation alike, 1 for one that answers a single orientation.
+
+    Parameters
+    ----------
+    responses : (F, K) array
+        Responses at ``K`` orientations evenly spaced on ``[0, pi)``.
+
+    Returns
+    -------
+    (F,) array
+    """
+    xp = get_namespace(responses)
+    k = responses.shape[1]
+    doubled = xp.asarray(np.arange(k) * 2 * math.pi / k, dtype=responses.dtype)
+    real = responses @ xp.cos(doubled)
+    imag = responses @ xp.sin(doubled)
+    return xp.sqrt(real * real + imag * imag) / xp.sum(responses, axis=1)
+
+
+def gabor(params, size: int) -> np.ndarray:
+    """A Gabor function on a ``size`` x ``size`` grid (host array, flattened).
+
+    ``params = (amplitude, x0, y0, sigma_x, sigma_y, theta, frequency, phase)``:
+    a cosine of ``frequency`` cycles per pixel along direction ``theta``, under
+    a Gaussian envelope centred at ``(x0, y0)`` with widths ``sigma_x`` (along
+    ``theta``) and ``sigma_y`` (across), in pixels.
+    """
+    amplitude, x0, y0, sigma_x, sigma_y, theta, frequency, phase = params
+    rows, cols = np.mgrid[0:size, 0:size]
+    along = (cols - x0) * np.cos(theta) + (rows - y0) * np.sin(theta)
+    across = -(cols - x0) * np.sin(theta) + (rows - y0) * np.cos(theta)
+    envelope = np.exp(-0.5 * (along**2 / sigma_x**2 + across**2 / sigma_y**2))
+    return (amplitude * envelope * np.cos(2 * np.pi * frequency * along + phase)).ravel()
+
+
+class GaborFit(NamedTuple):
+    """Best Gabor fit of one filter: its parameters (see :func:`gabor`) and the variance explained."""
+
+    params: np.ndarray
+    r2: float
+
+
+def fit_gabor(filter_, size: int, starts: int = 6) -> GaborFit:
+    """Least-squares fit of a Gabor function to one filter (SciPy, on the host).
+
+    Starts from the filter's peak with several orientations and keeps the best fit.
+
+    Parameters
+    ----------
+    filter_ : (size * size,) array
+    size : int
+    starts : int
+        Number of initial orientations tried.
+    """
+    try:
+        from scipy.optimize import least_squares
+    except ImportError as err:  # pragma: no cover - scipy comes with the book and test extras
+        raise ImportError("fit_gabor needs SciPy: install deepref with the 'book' extra") from err
+    target = np.asarray(to_numpy(filter_), dtype=float)
+    peak = int(np.argmax(np.abs(target)))
+    y0, x0 = divmod(peak, size)
+    scale = float(np.max(np.abs(target)))
+    lower = [-np.inf, -1.0, -1.0, 0.5, 0.5, -np.inf, 0.02, -np.inf]
+    upper = [np.inf, size, size, size, size, np.inf, 0.5, np.inf]
+    best = None
+    for k in range(starts):
+        start = [scale, x0, y0, 1.5, 1.5, k * np.pi / starts, 0.15, 0.0]
+        result = least_squares(lambda p: gabor(p, size) - target, start, bounds=(lower, upper))
+        if best is None or result.cost < best.cost:
+            best = result
+    residual = float(np.sum(best.fun**2))
+    return GaborFit(best.x, 1.0 - residual / float(np.sum((target - target.mean()) ** 2)))
+
+
+def spatial_extent(filters, size: int):
+    """Spread of each filter's energy around its centre, pixels (root mean squared distance), ``(F,)``.
+
+    Weights each pixel by its share of the filter's squared values; a filter
+    spread evenly over a ``size`` x ``size`` patch has an extent near
+    ``size / sqrt(6)``, a localised one much less.
+
+    Parameters
+    ----------
+    filters : (F, size * size) array
+    size : int
+    """
+    check_ndim("filters", filters, 2, "(F, size * size)")
+    xp = get_namespace(filters)
+    rows, cols = np.mgrid[0:size, 0:size]
+    r = xp.asarray(rows.ravel().astype(float), dtype=filters.dtype)
+    c = xp.asarray(cols.ravel().astype(float), dtype=filters.dtype)
+    energy = filters * filters
+    energy = energy / xp.sum(energy, axis=1, keepdims=True)
+    mean_r, mean_c = energy @ r, energy @ c
+    spread = energy @ (r * r + c * c) - mean_r * mean_r - mean_c * mean_c
+    return xp.sqrt(spread)
