@@ -223,3 +223,15 @@ def test_dtype_predicates_use_the_array_api():
     assert backend.is_integer_array(asarray(np.arange(3)))
     assert not backend.is_integer_array(asarray(np.ones(3)))
     assert backend.is_floating_array(asarray(np.ones(3), dtype="float32"))
+
+
+def test_counts_and_targets_are_checked_where_they_are_given(xp):
+    optimizer = optim.SGD([nn.Parameter(asarray(np.zeros(2)))], lr=0.1)
+    with pytest.raises(ValueError, match=r"step_size must be an integer >= 1, got 0.5"):
+        optim.StepDecay(optimizer, step_size=0.5)
+    from deepref import rnn
+
+    with pytest.raises(ValueError, match=r"hidden_size must be an integer >= 1, got 2.5"):
+        rnn.LSTM(2, 2.5)
+    with pytest.raises(ValueError, match=r"BCE targets must lie in \[0, 1\]"):
+        nn.BCEWithLogits()(asarray(np.zeros(3)), asarray(np.array([0.0, 2.0, 1.0])))

@@ -427,5 +427,5 @@ def _device_of(like):
 
 
 def default_rng(seed: int | None = None) -> Generator:
-    """A seeded :class:`Generator` (like ``numpy.random.default_rng``); draws follow ``like=`` or the current backend."""
+    """A seeded :class:`Generator` (like ``numpy.random.default_rng``); draws follow ``like=``."""
     return Generator(seed)

@@ -146,6 +146,11 @@ def bce_with_logits_forward(z, y):
     """
     check_same_shape("logits", z, "targets", y)
     xp = get_namespace(z, y)
+    if not bool(xp.all((y >= 0.0) & (y <= 1.0))):
+        raise ValueError(
+            f"BCE targets must lie in [0, 1] (probabilities or 0/1 labels); got values in "
+            f"[{float(xp.min(y))}, {float(xp.max(y))}]"
+        )
     per_element = xp.maximum(z, 0.0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))
     return xp.mean(per_element), BCECache(sigmoid(z), y)
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 
-from ..validation import check_choice, check_in_range, check_positive
+from ..validation import check_choice, check_count, check_in_range, check_positive
 
 
 def param_groups(optimizer) -> list[dict]:
@@ -92,7 +92,7 @@ class StepDecay(LRSchedule):
     """``lr0 * gamma ** (t // step_size)``: divide by ``1 / gamma`` every ``step_size`` epochs (``StepLR``)."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        check_positive("step_size", step_size)
+        check_count("step_size", step_size)
         check_in_range("gamma", gamma, 0.0, 1.0, closed="right")
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer)
@@ -147,8 +147,8 @@ class CosineWithWarmup(LRSchedule):
     """
 
     def __init__(self, optimizer, total_epochs: int, warmup_epochs: int = 0, min_lr: float = 0.0):
-        check_positive("total_epochs", total_epochs)
-        check_positive("warmup_epochs", warmup_epochs, allow_zero=True)
+        check_count("total_epochs", total_epochs)
+        check_count("warmup_epochs", warmup_epochs, minimum=0)
         check_positive("min_lr", min_lr, allow_zero=True)
         if warmup_epochs >= total_epochs:
             raise ValueError(f"warmup_epochs ({warmup_epochs}) must be smaller than total_epochs ({total_epochs})")
