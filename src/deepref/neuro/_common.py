@@ -65,11 +65,6 @@ def check_finite(state, step: int, dt: float, what: str) -> None:
         )
 
 
-def check_time_constant(name: str, value: float) -> float:
-    """A membrane or synaptic time constant must be a finite number > 0 (ms)."""
-    return check_positive(name, value)
-
-
 def as_current(current, n: int | None, steps: int, like=None):
     """Input current as a backend array of shape ``(steps, N)`` or ``(N,)`` (constant).
 

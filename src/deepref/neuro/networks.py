@@ -15,8 +15,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import asarray, default_float, get_namespace, scatter_add
-from ..validation import check_count, check_in_range, check_ndim, check_shape
-from ._common import check_finite, check_step, check_time_constant
+from ..validation import check_count, check_in_range, check_ndim, check_positive, check_same_shape, check_shape
+from ._common import check_finite, check_step
 
 # --------------------------------------------------------------------------- Wilson-Cowan
 
@@ -56,8 +56,8 @@ class WilsonCowanParameters:
     r_i: float = 1.0
 
     def __post_init__(self):
-        check_time_constant("tau_e", self.tau_e)
-        check_time_constant("tau_i", self.tau_i)
+        check_positive("tau_e", self.tau_e)
+        check_positive("tau_i", self.tau_i)
 
 
 def wilson_cowan_sigmoid(x, a: float, theta: float):
@@ -169,9 +169,7 @@ def hopfield_recall(weights, states, sweeps: int = 20, seed=0):
 
 def hopfield_overlaps(states, patterns):
     """Overlap ``m = s . xi / N`` of each state with its own pattern, ``(B,)``."""
-    check_same = states.shape == patterns.shape
-    if not check_same:
-        raise ValueError(f"states must have the shape of patterns, {tuple(patterns.shape)}; got {tuple(states.shape)}")
+    check_same_shape("patterns", patterns, "states", states)
     xp = get_namespace(states, patterns)
     return xp.sum(states * patterns, axis=1) / patterns.shape[1]
 
@@ -215,7 +213,7 @@ class CUBAParameters:
 
     def __post_init__(self):
         for name in ("tau_m", "tau_e", "tau_i"):
-            check_time_constant(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if self.tau_e == self.tau_m or self.tau_i == self.tau_m:
             raise ValueError(
                 "the synaptic time constants must differ from tau_m (the exact update divides by the difference)"

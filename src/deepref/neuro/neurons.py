@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import default_float, default_rng, get_namespace
-from ..validation import check_choice, check_real
-from ._common import SpikeRecord, as_current, check_finite, check_step, check_time_constant, current_at
+from ..validation import check_choice, check_positive
+from ._common import SpikeRecord, as_current, check_finite, check_step, current_at
 
 # --------------------------------------------------------------------------- LIF
 
@@ -54,16 +54,11 @@ class LIFParameters:
     t_ref: float = 2.0
 
     def __post_init__(self):
-        check_time_constant("tau_m", self.tau_m)
-        check_positive_or_zero("t_ref", self.t_ref)
-        check_positive_or_zero("r_m", self.r_m)
+        check_positive("tau_m", self.tau_m)
+        check_positive("t_ref", self.t_ref, allow_zero=True)
+        check_positive("r_m", self.r_m, allow_zero=True)
         if not self.v_th > self.v_reset:
             raise ValueError(f"v_th must lie above v_reset, got v_th={self.v_th} mV and v_reset={self.v_reset} mV")
-
-
-def check_positive_or_zero(name: str, value: float) -> float:
-    """A finite number >= 0."""
-    return check_real(name, value, 0.0)
 
 
 LIF_METHODS = ("exact", "euler")
@@ -230,9 +225,9 @@ class HHParameters:
     e_l: float = -54.387
 
     def __post_init__(self):
-        check_time_constant("c_m", self.c_m)
+        check_positive("c_m", self.c_m)
         for name in ("g_na", "g_k", "g_l"):
-            check_positive_or_zero(name, getattr(self, name))
+            check_positive(name, getattr(self, name), allow_zero=True)
 
 
 class HHState(NamedTuple):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from ..backend import get_namespace
 from ..validation import check_ndim, check_positive, check_shape
-from ._common import check_time_constant
 
 
 def _check_rate_inputs(w, x) -> None:
@@ -130,8 +129,8 @@ class STDPParameters:
     w_max: float = 1.0
 
     def __post_init__(self):
-        check_time_constant("tau_plus", self.tau_plus)
-        check_time_constant("tau_minus", self.tau_minus)
+        check_positive("tau_plus", self.tau_plus)
+        check_positive("tau_minus", self.tau_minus)
         check_positive("a_plus", self.a_plus, allow_zero=True)
         check_positive("a_minus", self.a_minus, allow_zero=True)
         check_positive("w_max", self.w_max)
