@@ -301,17 +301,16 @@ def simulate_cuba_network(targets, v0, duration: float, dt: float = 0.1,
     n_exc = int(round(params.excitatory_fraction * n))
     decay, reach_e, reach_i = _propagation(params, dt)
     decay_e, decay_i = math.exp(-dt / params.tau_e), math.exp(-dt / params.tau_i)
-    hold = float(round(params.t_ref / dt))
+    hold = round(params.t_ref / dt)
     v = v0
     g_e = xp.zeros_like(v0)
     g_i = xp.zeros_like(v0)
-    refractory = xp.zeros_like(v0)
+    free_from = xp.zeros_like(v0)  # first step at which each neuron integrates again
     jump = xp.where(xp.arange(n) < n_exc, params.w_e, xp.full((n,), params.w_i, dtype=v0.dtype))
     events_step, events_neuron = [], []
     for step in range(steps):
         integrated = params.e_l + (v - params.e_l) * decay + g_e * reach_e + g_i * reach_i
-        v = xp.where(refractory > 0.5, params.v_reset, integrated)
-        refractory = xp.clip(refractory - 1.0, 0.0, None)
+        v = xp.where(free_from > step, params.v_reset, integrated)
         g_e, g_i = g_e * decay_e, g_i * decay_i
         fired = v > params.v_th
         check_finite(v, step, dt, "the network's membrane potential")
@@ -325,7 +324,7 @@ def simulate_cuba_network(targets, v0, duration: float, dt: float = 0.1,
             g_e = scatter_add(g_e, reached, xp.where(excitatory, weights, 0.0))
             g_i = scatter_add(g_i, reached, xp.where(excitatory, 0.0, weights))
             v = xp.where(fired, params.v_reset, v)
-            refractory = xp.where(fired, hold, refractory)
+            free_from = xp.where(fired, float(step + hold + 1), free_from)
             events_step.append(xp.full(idx.shape, step, dtype=idx.dtype))
             events_neuron.append(idx)
     if events_step:
