@@ -18,9 +18,9 @@ over many configs and seeds:
 - starting the runs seed by seed (every config's first seed, then every
   config's second ...), so that an interrupted sweep has compared all
   configs on its first seeds;
-- writing, once every run has a row, ``table.csv``: one row per run in grid
-  order, the config, the seed and the scalar results (durations left out, so
-  that the table is identical whichever executor produced it).
+- keeping ``table.csv`` up to date after every run: one row per finished
+  run in grid order, the config, the seed and the scalar results (durations
+  left out, so that the table is identical whichever executor produced it).
 
 A worker computes on the backend and default dtype that were current where
 the sweep was started, so the same seed and backend give the same numbers on a
@@ -304,7 +304,7 @@ def _progress_bar(total: int, initial: int, description: str, enabled: bool):
 
 def run_sweep(runs: Sequence[Run], out, executor: cf.Executor | None = None, workers: int | None = None,
               progress: bool = True, retry_failed: bool = True) -> SweepResult:
-    """Run every run not yet recorded in ``out/runs.jsonl``; write ``out/table.csv`` at the end.
+    """Run every run not yet recorded in ``out/runs.jsonl``, keeping ``out/table.csv`` up to date.
 
     Parameters
     ----------
@@ -363,6 +363,8 @@ def run_sweep(runs: Sequence[Run], out, executor: cf.Executor | None = None, wor
                     row = _row_of(future, futures.pop(future), name)
                     _append(stream, row)
                     recorded[_row_key(row)] = row
+                    _write_atomically(folder / TABLE_FILE, table_csv([recorded[r.key] for r in runs
+                                                                      if r.key in recorded]))
                     if bar is not None:
                         bar.update(1)
                 for run in itertools.islice(queue, len(finished)):

@@ -41,9 +41,9 @@ class Experiment:
 
     ``metric`` is the result plotted per config (a dotted name reaches into a
     nested dict); ``cpu_seconds`` and ``full_cpu_seconds`` are the CPU time of
-    the whole small and full sweeps on this project's 2-core machine
-    (measured, or estimated from the measured runs where marked so in
-    ``timing``).
+    the whole small and full sweeps, summed over the runs, on this project's
+    2-core machine (measured with ``python -m deepref reproduce``, or
+    estimated where ``timing`` says so).
     """
 
     name: str
@@ -73,12 +73,12 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             "softmax_regression", "deepref.optim.experiments:softmax_regression_run",
             "Kingma and Ba's comparison: softmax regression, Adam / SGD + Nesterov / AdaGrad over a rate grid",
             tuple(softmax_regression_grid(15)), (0,), tuple(softmax_regression_grid(45)), tuple(range(5)),
-            metric="final_loss", cpu_seconds=9.0, full_cpu_seconds=135.0, timing="full estimated"),
+            metric="final_loss", cpu_seconds=2.0, full_cpu_seconds=14.0),
         Experiment(
             "practice_project", "deepref.optim.experiments:practice_project_run",
             "the practice project: optimizers, rates, batch sizes and inits on the digits",
             tuple(practice_project_grid(20)), (0,), tuple(practice_project_grid(60)), tuple(range(5)),
-            metric="best_val_accuracy", cpu_seconds=11.0, full_cpu_seconds=120.0, timing="full estimated"),
+            metric="best_val_accuracy", cpu_seconds=3.0, full_cpu_seconds=23.0),
     ),
     "nonconvex": (
         Experiment(
@@ -86,7 +86,7 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             "spread of final losses over seeds, narrow against wide networks",
             tuple(WidthSpreadConfig(width=w) for w in (4, 64)), tuple(range(20)),
             tuple(WidthSpreadConfig(width=w) for w in (4, 16, 64, 256)), tuple(range(50)),
-            metric="test_loss", cpu_seconds=5.0, full_cpu_seconds=40.0, timing="full estimated"),
+            metric="test_loss", cpu_seconds=7.0, full_cpu_seconds=45.0),
     ),
     "generalization": (
         Experiment(
@@ -94,7 +94,7 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             "epochs to fit true against random labels (Zhang et al. 2017)",
             tuple(MemorisationConfig(labels=k) for k in ("true", "random")), (11,),
             tuple(MemorisationConfig(labels=k, n_train=n) for n in (300, 1000) for k in ("true", "random")),
-            tuple(range(10)), metric="epochs", cpu_seconds=2.0, full_cpu_seconds=60.0, timing="full estimated"),
+            tuple(range(10)), metric="epochs", cpu_seconds=2.0, full_cpu_seconds=50.0),
     ),
     "rnn": (
         Experiment(
@@ -102,7 +102,8 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             "the adding problem with a curriculum, LSTM against tanh RNN",
             tuple(replace(_ADDING_SMALL, kind=k) for k in ("LSTM", "RNN")), (0,),
             tuple(replace(_ADDING_FULL, kind=k) for k in ("LSTM", "RNN")), tuple(range(5)),
-            metric="final_mse.100", cpu_seconds=40.0, full_cpu_seconds=480.0, timing="full estimated"),
+            metric="final_mse.100", cpu_seconds=23.0, full_cpu_seconds=280.0,
+            timing="full estimated from the small sweep"),
     ),
     "stn": (
         Experiment(
@@ -110,7 +111,8 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             "test error of FCN, ST-FCN, CNN and ST-CNN on the RTS-distorted digits (Jaderberg et al. 2015, Table 1)",
             tuple(RTSConfig(model=m, n_train=3000, n_test=1000, epochs=12) for m in MODELS), (0, 1, 2),
             tuple(RTSConfig(model=m, n_train=20000, n_test=5000, epochs=30) for m in MODELS), tuple(range(5)),
-            metric="test_error", cpu_seconds=0.0, full_cpu_seconds=14000.0, timing="full estimated"),
+            metric="test_error", cpu_seconds=60.0, full_cpu_seconds=1700.0,
+            timing="both estimated from the recorded FCN and ST-FCN full runs"),
     ),
 }
 """The experiments of each chapter, by chapter name (the chapter's file name in ``book/``)."""
@@ -142,7 +144,7 @@ def listing() -> str:
             lines.append(f"  {e.name}: {e.description}")
             lines.append(f"    book size: {small} runs, {_duration(e.cpu_seconds)} CPU;"
                          f" --full: {full} runs, {_duration(e.full_cpu_seconds)} CPU ({e.timing});"
-                         f" wall time is about CPU time / workers")
+                         f" on an idle machine, wall time is about CPU time / workers")
     return "\n".join(lines)
 
 
