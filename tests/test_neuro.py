@@ -350,3 +350,15 @@ def test_spatial_extent_separates_a_spot_from_a_spread_filter():
     flat = np.ones(size * size)
     extent = to_numpy(neuro.spatial_extent(as_float64(np.stack([spot, flat])), size))
     assert extent[0] < 1e-6 and abs(extent[1] - np.sqrt(2 * (size**2 - 1) / 12)) < 1e-9
+
+
+def test_experiment_functions_return_their_records():
+    digits = neuro.digits_run(neuro.DigitsConfig(hidden=32, steps=8, epochs=3, n_train=300), seed=0)
+    assert set(digits) == {"test_accuracy", "spike_rate"} and 0.3 < digits["test_accuracy"] <= 1.0  # chance: 0.1
+    assert 0.0 < digits["spike_rate"] < 1.0
+    relu = neuro.digits_run(neuro.DigitsConfig(model="relu", hidden=16, epochs=1, n_train=300), seed=0)
+    assert relu["spike_rate"] == 0.0
+    small = neuro.hopfield_retrieval_run(neuro.HopfieldConfig(n=100, load=0.05), seed=0)
+    assert small["retrieved_fraction"] == 1.0
+    with pytest.raises(ValueError, match="unknown model 'cnn'"):
+        neuro.digits_run(neuro.DigitsConfig(model="cnn"), seed=0)

@@ -80,15 +80,15 @@ def _hh_reference(current, duration):
 
 @pytest.mark.parametrize("current", [7.0, 15.0])
 def test_hh_trajectory_and_spike_times_agree_with_solve_ivp(current):
-    dt = 0.01
-    record = neuro.simulate_hh(as_float64(np.asarray([current])), 60.0, dt)
-    reference = _hh_reference(current, 60.0)
+    dt = 0.025
+    record = neuro.simulate_hh(as_float64(np.asarray([current])), 40.0, dt)
+    reference = _hh_reference(current, 40.0)
     ours = record.spike_times(0)
     exact = reference.t_events[0]
-    assert ours.size == exact.size >= 3
+    assert ours.size == exact.size >= 2
     assert np.all((ours - exact >= 0.0) & (ours - exact < dt))
     grid = np.arange(1, record.v.shape[0] + 1) * dt
-    np.testing.assert_allclose(to_numpy(record.v)[:, 0], reference.sol(grid)[0], atol=1e-3)
+    np.testing.assert_allclose(to_numpy(record.v)[:, 0], reference.sol(grid)[0], atol=0.02)  # mV, RK4 at 0.025 ms
 
 
 def test_surrogate_backward_matches_pytorch_autograd(rng):

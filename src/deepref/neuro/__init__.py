@@ -9,7 +9,8 @@ Poisson), :mod:`~deepref.neuro.plasticity` (Hebb, Oja, BCM, STDP),
 :mod:`~deepref.neuro.networks` (Wilson-Cowan, Hopfield, sparse LIF network),
 :mod:`~deepref.neuro.surrogate` (surrogate-gradient spiking network),
 :mod:`~deepref.neuro.coding` (population decoding, Cramer-Rao bound),
-:mod:`~deepref.neuro.receptive_fields` (ICA of natural-image patches).
+:mod:`~deepref.neuro.receptive_fields` (ICA of natural-image patches),
+:mod:`~deepref.neuro.experiments` (the chapter's experiments as functions of a config and a seed).
 """
 
 from ._common import SpikeRecord
@@ -23,6 +24,7 @@ from .coding import (
     maximum_likelihood,
     population_vector,
 )
+from .experiments import DigitsConfig, HopfieldConfig, digits_run, hopfield_retrieval_run
 from .networks import (
     CUBAParameters,
     NetworkRun,
