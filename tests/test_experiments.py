@@ -116,6 +116,33 @@ def test_a_worker_that_dies_is_recorded_as_a_failed_run(tmp_path, monkeypatch):
     assert result.failed == 1 and "BrokenProcessPool" in result.rows[0]["error"]
 
 
+RECORDS = """import dataclasses
+
+
+@dataclasses.dataclass
+class Record:
+    seed: int
+
+
+def as_dataclass(config, seed):
+    return Record(seed)
+
+
+def as_list(config, seed):
+    return [seed]
+"""
+
+
+def test_a_record_is_a_dict_or_a_dataclass_anything_else_is_a_recorded_error(tmp_path, monkeypatch):
+    (tmp_path / "record_experiments.py").write_text(RECORDS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good, bad = (experiments.grid("r", f"record_experiments:{name}", [{"n": 1}], [3])[0]
+                 for name in ("as_dataclass", "as_list"))
+    assert experiments.execute(good, "numpy", "float64")["result"] == {"seed": 3}
+    row = experiments.execute(bad, "numpy", "float64")
+    assert row["status"] == "error" and "returned list" in row["error"]
+
+
 def test_the_same_seed_gives_the_same_record_and_another_seed_another():
     runs = width_grid()
     first, again, other = (experiments.execute(run, "numpy", "float64") for run in (runs[0], runs[0], runs[1]))

@@ -1,10 +1,11 @@
 """Run a grid of experiment configurations x seeds through any executor, resumably.
 
 An *experiment* is a function ``f(config, seed) -> record``: a config (a
-dataclass or a dict of plain values) and an integer seed in, a dict of results
-out. Every chapter's experiments are such functions (for example
-:func:`deepref.optim.experiments.practice_project_run`); the chapter calls them
-with small configs, and :func:`run_sweep` runs the same functions at full size
+dataclass or a dict of plain values) and an integer seed in, a record of
+results (a dict or a dataclass instance of plain values and arrays) out.
+Every chapter's experiments are such functions (for example
+:func:`deepref.optim.experiments.practice_project_run`); the chapter calls
+them with small configs, and :func:`run_sweep` runs the same functions at full size
 over many configs and seeds:
 
 - through any :class:`concurrent.futures.Executor`: a process pool sized to
@@ -198,8 +199,11 @@ def execute(run: Run, backend_name: str, dtype_name: str) -> dict:
     try:
         with backend.use_backend(backend_name), backend.use_default_dtype(dtype_name):
             result = resolve(run.function)(run.config, run.seed)
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
+            result = dataclasses.asdict(result)
         if not isinstance(result, dict):
-            raise TypeError(f"{run.function} returned {type(result).__name__}; an experiment returns a dict")
+            raise TypeError(f"{run.function} returned {type(result).__name__}; an experiment returns a dict "
+                            "or a dataclass instance")
         row.update(status="ok", result=_plain(result))
     except Exception as err:  # recorded in the table; the sweep goes on
         row.update(status="error", error=f"{type(err).__name__}: {err}",
