@@ -47,7 +47,7 @@ def execute_chapter(path: pathlib.Path) -> None:
         notebook.cells.insert(0, nbformat.v4.new_code_cell(STRICT_PRELUDE))
     client = nbclient.NotebookClient(
         notebook,
-        timeout=300,
+        timeout=900,  # per cell; array-api-strict is several times slower than NumPy on small arrays
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         extra_arguments=["--InteractiveShell.colors=nocolor"],
