@@ -154,33 +154,34 @@ def _metric(row: dict, metric: str) -> float:
     return float(value)
 
 
-def _labels(rows: Sequence[dict]) -> list[str]:
-    """A short label per distinct config: the config fields that vary across the sweep."""
+def _labels(rows: Sequence[dict]) -> tuple[str, list[str]]:
+    """The config fields that vary across the sweep, and each row's values of them."""
     configs = [row["config"] for row in rows]
     varying = [k for k in configs[0] if len({repr(c.get(k)) for c in configs}) > 1] or list(configs[0])[:1]
-    return [", ".join(f"{k}={c[k]}" for k in varying) for c in configs]
+    return ", ".join(varying), [", ".join(str(c[k]) for k in varying) for c in configs]
 
 
 def summary_figure(experiment: Experiment, rows: Sequence[dict]):
-    """A figure of ``experiment.metric`` per config: one dot per seed, a bar at the mean."""
+    """A figure of ``experiment.metric`` per config (one line each): a dot per seed, a bar at the mean."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ok = [row for row in rows if row["status"] == "ok"]
-    labels = _labels(ok) if ok else []
+    fields, labels = _labels(ok) if ok else ("", [])
     groups: dict[str, list[float]] = {}
     for label, row in zip(labels, ok):
         groups.setdefault(label, []).append(_metric(row, experiment.metric))
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(groups) + 2), 4))
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(groups)))
     for i, values in enumerate(groups.values()):
-        ax.plot(np.full(len(values), i), values, "o", color="tab:blue", alpha=0.6)
-        ax.plot([i - 0.3, i + 0.3], [np.mean(values)] * 2, color="black")
-    ax.set_xticks(range(len(groups)), list(groups), rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel(experiment.metric)
+        ax.plot(values, np.full(len(values), i), "o", color="tab:blue", alpha=0.6)
+        ax.plot([np.mean(values)] * 2, [i - 0.3, i + 0.3], color="black")
+    ax.set_yticks(range(len(groups)), list(groups), fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=experiment.metric, ylabel=fields)
     failed = len(rows) - len(ok)
-    ax.set_title(f"{experiment.name}: {len(ok)} runs" + (f", {failed} failed" if failed else ""))
+    ax.set_title(f"{experiment.name}: {len(ok)} runs" + (f", {failed} failed" if failed else ""), fontsize=10)
     fig.tight_layout()
     return fig
 
