@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from deepref import nn, optim, rnn
+from deepref import backend, nn, optim, rnn
 from deepref.backend import asarray, to_numpy
 from deepref.gradcheck import as_float64, check_backward, check_module, numerical_gradient, relative_error
 from deepref.train import evaluate, fit
@@ -298,3 +298,19 @@ def test_lstm_learns_a_short_adding_problem_with_clipping():
     test_mse = evaluate(model, nn.MSELoss(), x_test, y_test)["loss"]
     assert history["loss"][-1] < history["loss"][0]
     assert test_mse < 0.3 * rnn.ADDING_BASELINE_MSE, test_mse
+
+
+def test_lstm_keeps_float32_and_caches_no_array_across_backends():
+    from deepref.rnn import cells
+
+    assert not [name for name in vars(cells) if "SCALE" in name.upper()]  # nothing pinned to a backend
+    xp_host = np.random.default_rng(0)
+    for backend_name in ("numpy", "array_api_strict"):
+        pytest.importorskip(backend_name)
+        with backend.use_backend(backend_name) as xp:
+            model = rnn.LSTM(3, 4, seed=0, dtype="float32")
+            x = backend.asarray(xp_host.normal(size=(2, 5, 3)), dtype="float32")
+            out = model.forward(x)
+            dx = model.backward(backend.asarray(xp_host.normal(size=(2, 5, 4)), dtype="float32"))
+            assert out.dtype == dx.dtype == model.l0.w_h.grad.dtype == xp.float32
+            assert tuple(out.shape) == (2, 5, 4) and tuple(dx.shape) == (2, 5, 3)

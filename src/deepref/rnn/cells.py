@@ -42,26 +42,22 @@ class RNNCoreCache(NamedTuple):
 
 
 class LSTMCoreCache(NamedTuple):
-    i: object
-    f: object
-    g: object
-    o: object
+    gates: object
+    """(N, 4H): the activations ``i, f, g, o`` side by side (sigmoids, and the tanh in the ``g`` block)."""
     c_prev: object
     tanh_c: object
-    t: object
 
 
 class GRUCoreCache(NamedTuple):
-    r: object
-    z: object
+    rz: object
+    """(N, 2H): the reset and update gates ``r, z`` side by side."""
     n: object
     ah_n: object
     h_prev: object
-    slope_rz: object
 
 
 def _namespace(array):
-    """Array namespace of ``array``, remembered per array type.
+    """Array namespace of ``array``, remembered per array type (a module, not an array).
 
     The cores run once per time step, and looking the namespace up anew
     (:func:`deepref.backend.get_namespace`) costs more than a small step itself.
@@ -75,16 +71,12 @@ def _namespace(array):
 _NAMESPACES: dict = {}
 
 
-def _squash(xp, a, scale):
-    """``tanh(scale * a)`` and its derivative factor ``scale**2 * (1 - tanh**2)`` per column block.
-
-    With ``scale = 1/2`` a block becomes a sigmoid through
-    ``sigmoid(a) = (1 + tanh(a / 2)) / 2``, whose derivative is
-    ``(1 - tanh(a / 2)**2) / 4``; with ``scale = 1`` it is the tanh itself. One
-    ``tanh`` over all gate blocks is cheaper than a sigmoid and a tanh apart.
-    """
-    t = xp.tanh(scale * a)
-    return t, (scale * scale) * (1.0 - t * t)
+def sigmoid(xp, a):
+    """``1 / (1 + exp(-a))``, computed as ``(1 + tanh(a / 2)) / 2``: one transcendental, no overflow."""
+    s = xp.tanh(0.5 * a)
+    s *= 0.5
+    s += 0.5
+    return s
 
 
 def rnn_core_forward(ax, ah, state):
@@ -100,27 +92,6 @@ def rnn_core_backward(dstate, cache: RNNCoreCache):
     return da, da, (None,)
 
 
-def _lstm_scale(xp, hidden: int, dtype):
-    """Per-column scale of the LSTM blocks ``(i, f, g, o)``, 1/2 for the sigmoid gates and 1 for ``g``, and its square.
-
-    With it one ``tanh(scale * a)`` over all four blocks gives ``g`` and, through
-    ``sigmoid(a) = (1 + tanh(a / 2)) / 2``, the three gates; the derivative
-    factor of every block is then ``scale**2 * (1 - tanh**2)`` (see
-    :func:`_squash`). The pair is built once per hidden size and dtype and
-    reused: a step of a small LSTM is so cheap that assembling this ``(4H,)``
-    array anew every step was a visible share of its cost.
-    """
-    key = (xp, hidden, dtype)
-    if key not in _LSTM_SCALES:
-        half = xp.full((hidden,), 0.5, dtype=dtype)
-        scale = xp.concat([half, half, xp.ones((hidden,), dtype=dtype), half])
-        _LSTM_SCALES[key] = (scale, scale * scale)
-    return _LSTM_SCALES[key]
-
-
-_LSTM_SCALES: dict = {}
-
-
 def lstm_core_forward(ax, ah, state):
     """LSTM gates and cell update.
 
@@ -134,20 +105,18 @@ def lstm_core_forward(ax, ah, state):
     -------
     (h, c) : (N, H) arrays
     cache : LSTMCoreCache
-        Holds ``t = tanh(scale * a)``; the backward pass turns it into the
-        derivative factor, so a forward-only pass (evaluation) never pays for it.
     """
     xp = _namespace(ax)
     _, c_prev = state
     hidden = c_prev.shape[1]
-    scale, _ = _lstm_scale(xp, hidden, ax.dtype)
-    t = xp.tanh(scale * (ax + ah))
-    gates = 0.5 * t + 0.5  # the sigmoid gates i, f, o; the g block is read from t
-    i, f, o = gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 3 * hidden :]
-    g = t[:, 2 * hidden : 3 * hidden]
+    a = ax + ah
+    gates = sigmoid(xp, a)  # i, f and o; the g block is replaced by its tanh below
+    gates[:, 2 * hidden : 3 * hidden] = xp.tanh(a[:, 2 * hidden : 3 * hidden])
+    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
-    return (o * tanh_c, c), LSTMCoreCache(i, f, g, o, c_prev, tanh_c, t)
+    h = o * tanh_c
+    return (h, c), LSTMCoreCache(gates, c_prev, tanh_c)
 
 
 def lstm_core_backward(dstate, cache: LSTMCoreCache):
@@ -155,8 +124,10 @@ def lstm_core_backward(dstate, cache: LSTMCoreCache):
 
     ``dstate = (dh, dc)`` with ``dc`` the gradient reaching ``c`` from the
     next step (``None`` for none). The cell path is additive, so
-    ``dc_prev = (dc + dh * o * (1 - tanh(c)**2)) * f``. The derivative factor
-    of every block is ``scale**2 * (1 - t**2)`` (see :func:`_squash`).
+    ``dc_prev = (dc + dh * o * (1 - tanh(c)**2)) * f``. The gradient of each
+    gate's activation, ``(dc g, dc c_prev, dc i, dh tanh(c))`` for
+    ``(i, f, g, o)``, is multiplied by the derivative of its nonlinearity:
+    ``s (1 - s)`` for the sigmoids, ``1 - g**2`` for the tanh.
 
     Returns
     -------
@@ -165,13 +136,16 @@ def lstm_core_backward(dstate, cache: LSTMCoreCache):
     """
     xp = _namespace(cache.c_prev)
     dh, dc = dstate
-    i, f, g, o, c_prev, tanh_c, t = cache
-    _, scale2 = _lstm_scale(xp, c_prev.shape[1], t.dtype)
+    gates, c_prev, tanh_c = cache
+    hidden = c_prev.shape[1]
+    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
     dc_total = dh * o * (1.0 - tanh_c * tanh_c)
     if dc is not None:
-        dc_total = dc_total + dc
-    dgates = xp.concat([dc_total * g, dc_total * c_prev, dc_total * i, dh * tanh_c], axis=1)
-    da = dgates * (scale2 * (1.0 - t * t))
+        dc_total += dc
+    slope = gates * (1.0 - gates)  # sigmoid' = s (1 - s)
+    slope[:, 2 * hidden : 3 * hidden] = 1.0 - g * g  # tanh' = 1 - tanh**2
+    da = xp.concat([dc_total * g, dc_total * c_prev, dc_total * i, dh * tanh_c], axis=1)
+    da *= slope
     return da, da, (None, dc_total * f)
 
 
@@ -192,12 +166,12 @@ def gru_core_forward(ax, ah, state):
     xp = _namespace(ax)
     (h_prev,) = state
     hidden = h_prev.shape[1]
+    rz = sigmoid(xp, ax[:, : 2 * hidden] + ah[:, : 2 * hidden])
+    r, z = rz[:, :hidden], rz[:, hidden:]
     ah_n = ah[:, 2 * hidden :]
-    t_rz, slope_rz = _squash(xp, ax[:, : 2 * hidden] + ah[:, : 2 * hidden], 0.5)
-    r, z = 0.5 * t_rz[:, :hidden] + 0.5, 0.5 * t_rz[:, hidden:] + 0.5
     n = xp.tanh(ax[:, 2 * hidden :] + r * ah_n)
-    h = n + z * (h_prev - n)
-    return (h,), GRUCoreCache(r, z, n, ah_n, h_prev, slope_rz)
+    h = n + z * (h_prev - n)  # (1 - z) n + z h_prev
+    return (h,), GRUCoreCache(rz, n, ah_n, h_prev)
 
 
 def gru_core_backward(dstate, cache: GRUCoreCache):
@@ -210,9 +184,12 @@ def gru_core_backward(dstate, cache: GRUCoreCache):
     """
     xp = _namespace(cache.h_prev)
     (dh,) = dstate
-    r, z, n, ah_n, h_prev, slope_rz = cache
+    rz, n, ah_n, h_prev = cache
+    hidden = h_prev.shape[1]
+    r, z = rz[:, :hidden], rz[:, hidden:]
     dan = dh * (1.0 - z) * (1.0 - n * n)
-    da_rz = xp.concat([dan * ah_n, dh * (h_prev - n)], axis=1) * slope_rz
+    da_rz = xp.concat([dan * ah_n, dh * (h_prev - n)], axis=1)  # d/dr, d/dz
+    da_rz *= rz * (1.0 - rz)
     dax = xp.concat([da_rz, dan], axis=1)
     dah = xp.concat([da_rz, dan * r], axis=1)
     return dax, dah, (dh * z,)

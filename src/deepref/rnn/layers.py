@@ -24,7 +24,7 @@ from typing import NamedTuple
 from ..backend import get_namespace
 from ..nn.init import as_generator, uniform
 from ..nn.module import Module, Parameter
-from ..validation import check_choice, check_ndim, check_positive
+from ..validation import check_choice, check_count, check_ndim
 from .cells import CELLS, Cell, check_cell_weights, check_state
 
 STATE_NAMES = ("h", "c")
@@ -33,7 +33,8 @@ STATE_NAMES = ("h", "c")
 class SequenceCache(NamedTuple):
     cell: Cell
     x: object
-    h_prev: list
+    hidden_states: object
+    """(T + 1, N, H): ``h0`` and the hidden state after every step, in one array."""
     w_x: object
     w_h: object
     cores: list
@@ -74,14 +75,17 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
         raise ValueError(f"the {cell.name} state is a tuple of {cell.state_size} arrays, got {len(state)}")
     for name, s in zip(STATE_NAMES, state):
         check_state(name + "0", s, (x.shape[0], hidden))
+    n, steps, _ = x.shape
     ax_all = xp.permute_dims(x, (1, 0, 2)) @ w_x + b_x  # (T, N, G*H), all steps at once
-    h_prev, cores, outputs = [], [], []
-    for t in range(x.shape[1]):
-        h_prev.append(state[0])
+    hidden_states = xp.empty((steps + 1, n, hidden), dtype=state[0].dtype)  # filled as the steps run
+    hidden_states[0, ...] = state[0]
+    cores = []
+    for t in range(steps):
         state, core = cell.core_forward(ax_all[t, ...], state[0] @ w_h + b_h, state)
+        hidden_states[t + 1, ...] = state[0]
         cores.append(core)
-        outputs.append(state[0])
-    return xp.stack(outputs, axis=1), tuple(state), SequenceCache(cell, x, h_prev, w_x, w_h, cores)
+    out = xp.permute_dims(hidden_states[1:, ...], (1, 0, 2))
+    return out, tuple(state), SequenceCache(cell, x, hidden_states, w_x, w_h, cores)
 
 
 def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
@@ -103,30 +107,37 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
     dw_x, dw_h, db_x, db_h : arrays shaped like the weights
     """
     xp = get_namespace(dout, cache.x)
-    n, steps, _ = cache.x.shape
-    check_state("dout", dout, (n, steps, cache.w_h.shape[0]))
-    dax_steps, dah_steps = [None] * steps, [None] * steps
+    n, steps, d = cache.x.shape
+    hidden, width = cache.w_h.shape
+    check_state("dout", dout, (n, steps, hidden))
+    # one buffer per sequence for the pre-activation gradients, rows ordered (t, n) like
+    # hidden_states; the RNN and the LSTM have dax = dah, so they share it
+    dax_all = dah_all = None
     dstate = list(dstate)
     w_h_t = cache.w_h.T
     for t in reversed(range(steps)):
         dh = dout[:, t, :] if dstate[0] is None else dout[:, t, :] + dstate[0]
         dax, dah, direct = cache.cell.core_backward((dh, *dstate[1:]), cache.cores[t])
+        if dax_all is None:
+            dax_all = xp.empty((steps, n, width), dtype=dax.dtype)
+            dah_all = dax_all if dah is dax else xp.empty((steps, n, width), dtype=dah.dtype)
+        dax_all[t, ...] = dax
+        if dah_all is not dax_all:
+            dah_all[t, ...] = dah
         through_w_h = dah @ w_h_t
         dstate = [through_w_h if direct[0] is None else direct[0] + through_w_h, *direct[1:]]
-        dax_steps[t], dah_steps[t] = dax, dah
-    width = cache.w_x.shape[1]
-    dax_all = xp.reshape(xp.stack(dax_steps), (steps * n, width))  # rows ordered (t, n)
-    dah_all = xp.reshape(xp.stack(dah_steps), (steps * n, width))
-    x_all = xp.reshape(xp.permute_dims(cache.x, (1, 0, 2)), (steps * n, cache.x.shape[2]))
-    h_prev_all = xp.reshape(xp.stack(cache.h_prev), (steps * n, cache.w_h.shape[0]))
-    dx = xp.permute_dims(xp.reshape(dax_all @ cache.w_x.T, (steps, n, cache.x.shape[2])), (1, 0, 2))
+    dax_rows = xp.reshape(dax_all, (steps * n, width))
+    dah_rows = dax_rows if dah_all is dax_all else xp.reshape(dah_all, (steps * n, width))
+    x_rows = xp.reshape(xp.permute_dims(cache.x, (1, 0, 2)), (steps * n, d))
+    h_prev_rows = xp.reshape(cache.hidden_states[:-1, ...], (steps * n, hidden))
+    db_x = xp.sum(dax_rows, axis=0)
     return (
-        dx,
+        xp.permute_dims(xp.reshape(dax_rows @ cache.w_x.T, (steps, n, d)), (1, 0, 2)),
         tuple(dstate),
-        x_all.T @ dax_all,
-        h_prev_all.T @ dah_all,
-        xp.sum(dax_all, axis=0),
-        xp.sum(dah_all, axis=0),
+        x_rows.T @ dax_rows,
+        h_prev_rows.T @ dah_rows,
+        db_x,
+        xp.asarray(db_x, copy=True) if dah_rows is dax_rows else xp.sum(dah_rows, axis=0),
     )
 
 
@@ -235,8 +246,8 @@ class RecurrentLayer(Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, forget_bias=None, seed=None, dtype=None):
         check_choice("cell", cell, CELLS)
-        check_positive("input_size", input_size)
-        check_positive("hidden_size", hidden_size)
+        check_count("input_size", input_size)
+        check_count("hidden_size", hidden_size)
         if forget_bias is not None and cell != "lstm":
             raise ValueError(f"forget_bias applies to the LSTM only, not to the {cell!r} cell")
         self.cell = CELLS[cell]
@@ -302,7 +313,7 @@ class _RecurrentStack(Module):
     cell_name: str
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, seed=None, dtype=None, **cell_options):
-        check_positive("num_layers", num_layers)
+        check_count("num_layers", num_layers)
         rng = as_generator(seed)
         self.num_layers, self.hidden_size = int(num_layers), int(hidden_size)
         self.layers = []
