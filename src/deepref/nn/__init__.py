@@ -1,5 +1,7 @@
 """Layers, losses and their forward/backward pairs."""
 
+from types import ModuleType as _ModuleType
+
 from . import init, utils
 from .activations import (
     LeakyReLU,
@@ -63,4 +65,4 @@ from .pooling import (
 )
 from .shape import Flatten
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]

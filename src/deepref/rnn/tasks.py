@@ -15,15 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import asarray, get_namespace
-from ..validation import check_ndim, check_positive
+from ..validation import check_count, check_ndim, check_positive
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 """MSE of always predicting 1, the mean of the sum of two ``U(0, 1)`` values: ``Var = 2 / 12``."""
-
-
-def _check_count(name: str, value: int, minimum: int) -> None:
-    if not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def adding_problem(n: int, length: int, seed: int = 0, dtype=None):
@@ -54,8 +49,8 @@ def adding_problem(n: int, length: int, seed: int = 0, dtype=None):
         Values in channel 0, markers in channel 1.
     y : (n, 1) array
     """
-    _check_count("n", n, 1)
-    _check_count("length", length, 2)
+    check_count("n", n, 1)
+    check_count("length", length, 2)
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, (n, length))
     half = length // 2
@@ -99,10 +94,10 @@ def copy_task(n: int, length: int = 10, delay: int = 20, num_symbols: int = 8, s
     y : (n, T) int64 array
         Target classes.
     """
-    _check_count("n", n, 1)
-    _check_count("length", length, 1)
-    _check_count("delay", delay, 1)
-    _check_count("num_symbols", num_symbols, 1)
+    check_count("n", n, 1)
+    check_count("length", length, 1)
+    check_count("delay", delay, 1)
+    check_count("num_symbols", num_symbols, 1)
     rng = np.random.default_rng(seed)
     symbols = rng.integers(1, num_symbols + 1, (n, length))
     blanks = np.zeros((n, delay - 1), dtype=np.int64)
@@ -134,7 +129,7 @@ def noisy_sines(
     -------
     (n_steps,) array
     """
-    _check_count("n_steps", n_steps, 1)
+    check_count("n_steps", n_steps, 1)
     if len(periods) != len(amplitudes) or not periods:
         raise ValueError(f"periods and amplitudes must be non-empty and equally long, got {periods} and {amplitudes}")
     for period in periods:
@@ -164,8 +159,8 @@ def sliding_windows(series, window: int, horizon: int = 1):
     y : (M, 1) array
     """
     check_ndim("series", series, 1, "(S,)")
-    _check_count("window", window, 1)
-    _check_count("horizon", horizon, 1)
+    check_count("window", window, 1)
+    check_count("horizon", horizon, 1)
     count = series.shape[0] - window - horizon + 1
     if count < 1:
         raise ValueError(f"a series of {series.shape[0]} steps is too short for window {window} and horizon {horizon}")
