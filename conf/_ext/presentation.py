@@ -117,7 +117,30 @@ def mark_placeholders(app: Sphinx, docname: str, source: list[str]) -> None:
     source[0] = _TOCTREE.sub(mark, source[0])
 
 
+_NUMPY_SCALAR = re.compile(r"^np\.(?:float|int|uint)\d+\((.*)\)$")
+
+
+def _plain_numpy_scalars(format_plain_text):
+    """Wrap MyST-NB's glue formatter so NumPy 2 scalar reprs (``np.float64(0.5)``) read as numbers."""
+
+    def format_plain(text: str, fmt_spec: str) -> str:
+        match = _NUMPY_SCALAR.match(text.strip())
+        return format_plain_text(match.group(1) if match else text, fmt_spec)
+
+    return format_plain
+
+
+def _patch_glue_formatting() -> None:
+    from myst_nb.core import variables
+    from myst_nb.ext.glue import crossref, roles
+
+    wrapped = _plain_numpy_scalars(variables.format_plain_text)
+    for module in (variables, crossref, roles):
+        module.format_plain_text = wrapped
+
+
 def setup(app: Sphinx) -> dict:
+    _patch_glue_formatting()
     # literalinclude builds its reader by this module-level name
     sphinx_code.LiteralIncludeReader = CodeReader
     app.add_directive("literalinclude", LiteralInclude, override=True)
