@@ -171,7 +171,8 @@ def im2col(x, geometry: Windows, fill: float = 0.0):
         return _im2col_numpy(x, geometry, fill)
     xp = get_namespace(x)
     n, c = x.shape[:2]
-    pixels = xp.reshape(xp.permute_dims(pad2d(x, geometry.padding, fill), (1, 2, 3, 0)), (-1, n))
+    padded = xp.permute_dims(pad2d(x, geometry.padding, fill), (1, 2, 3, 0))
+    pixels = xp.reshape(padded, (-1, n))
     index = window_index(xp, geometry, c)
     cols = xp.take(pixels, xp.reshape(index, (-1,)), axis=0)  # (K L, N)
     return xp.reshape(cols, (index.shape[0], -1))
@@ -198,7 +199,8 @@ def col2im(cols, geometry: Windows, channels: int):
     (hp, wp), (ph, pw), (h, w) = geometry.padded_hw, geometry.padding, geometry.in_hw
     n = cols.shape[1] // (geometry.out_hw[0] * geometry.out_hw[1])
     index = xp.reshape(window_index(xp, geometry, channels), (-1,))
-    pixels = scatter_add(xp.zeros((channels * hp * wp, n), dtype=cols.dtype), index, xp.reshape(cols, (-1, n)))
+    pixels = xp.zeros((channels * hp * wp, n), dtype=cols.dtype)
+    pixels = scatter_add(pixels, index, xp.reshape(cols, (-1, n)))
     padded = xp.permute_dims(xp.reshape(pixels, (channels, hp, wp, n)), (3, 0, 1, 2))
     return padded[:, :, ph : ph + h, pw : pw + w]
 
@@ -262,7 +264,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_ndim("w", w, 4, "(C_out, C_in, kH, kW)")
     if w.shape[1] != x.shape[1]:
-        raise ValueError(f"w expects {w.shape[1]} input channels (w.shape[1]) but x has {x.shape[1]} (x.shape[1])")
+        raise ValueError(f"w expects {w.shape[1]} input channels (w.shape[1]) "
+                         f"but x has {x.shape[1]} (x.shape[1])")
     if b is not None:
         check_shape("b", b, (w.shape[0],))
     xp = get_namespace(x, w, b)
@@ -271,7 +274,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     out = xp.reshape(w, (w.shape[0], -1)) @ cols  # (C_out, L N)
     if b is not None:
         out = out + b[:, None]
-    out = xp.permute_dims(xp.reshape(out, (w.shape[0], *geometry.out_hw, x.shape[0])), (3, 0, 1, 2))
+    out = xp.reshape(out, (w.shape[0], *geometry.out_hw, x.shape[0]))
+    out = xp.permute_dims(out, (3, 0, 1, 2))
     return out, ConvCache(cols, w, geometry, b is not None)
 
 
@@ -293,9 +297,11 @@ def conv2d_backward(dout, cache: ConvCache):
     n = cache.cols.shape[1] // (cache.geometry.out_hw[0] * cache.geometry.out_hw[1])
     check_shape("dout", dout, (n, c_out, *cache.geometry.out_hw))
     xp = get_namespace(dout)
-    dy = xp.reshape(xp.permute_dims(dout, (1, 2, 3, 0)), (c_out, -1))  # laid out like the product
+    # laid out like the forward product
+    dy = xp.reshape(xp.permute_dims(dout, (1, 2, 3, 0)), (c_out, -1))
     dw = xp.reshape(dy @ cache.cols.T, cache.w.shape)
-    dx = col2im(xp.reshape(cache.w, (c_out, -1)).T @ dy, cache.geometry, cache.w.shape[1])
+    dcols = xp.reshape(cache.w, (c_out, -1)).T @ dy
+    dx = col2im(dcols, cache.geometry, cache.w.shape[1])
     db = xp.sum(dy, axis=1) if cache.has_bias else None
     return dx, dw, db
 

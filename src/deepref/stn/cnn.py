@@ -29,7 +29,8 @@ from ..validation import check_count, check_shape
 from .transformer import TRANSFORMS, SpatialTransformer
 
 
-def conv_stages(in_shape, channels, kernel_size=3, first_stride: int = 1, rng=None, dtype=None):
+def conv_stages(in_shape, channels, kernel_size=3, first_stride: int = 1, rng=None,
+                dtype=None):
     """Layers ``[Conv2d, ReLU, MaxPool2d(2)] * len(channels)`` and the ``(C, H, W)`` shape they output.
 
     Each convolution has "same" padding (``kernel_size // 2``); the first one
@@ -55,14 +56,18 @@ def conv_stages(in_shape, channels, kernel_size=3, first_stride: int = 1, rng=No
     if len(in_shape) != 3:
         raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
     rng = as_generator(rng)
-    sizes = [kernel_size] * len(channels) if isinstance(kernel_size, int) else list(kernel_size)
+    if isinstance(kernel_size, int):
+        sizes = [kernel_size] * len(channels)
+    else:
+        sizes = list(kernel_size)
     if len(sizes) != len(channels):
-        raise ValueError(f"kernel_size must be an integer or one per stage ({len(channels)}), got {kernel_size!r}")
+        raise ValueError(f"kernel_size must be an integer or one per stage "
+                         f"({len(channels)}), got {kernel_size!r}")
     layers, (c, h, w) = [], (int(s) for s in in_shape)
     for k, (c_out, size) in enumerate(zip(channels, sizes)):
         stride = first_stride if k == 0 else 1
-        conv = Conv2d(c, check_count("channels", c_out), size, stride=stride, padding=size // 2, seed=rng,
-                      dtype=dtype)
+        conv = Conv2d(c, check_count("channels", c_out), size, stride=stride,
+                      padding=size // 2, seed=rng, dtype=dtype)
         h, w = windows((h, w), size, stride, size // 2).out_hw
         h, w = windows((h, w), 2, 2).out_hw
         layers += [conv, ReLU(), MaxPool2d(2)]

@@ -117,7 +117,8 @@ def _error_percent(model, data_x, data_y) -> float:
     return 100.0 * (1.0 - evaluate(model, nn.SoftmaxCrossEntropy(), data_x, data_y, batch_size=500)["accuracy"])
 
 
-def rts_run(config: RTSConfig, seed: int, data: RTSData | None = None) -> tuple[nn.Sequential, dict]:
+def rts_run(config: RTSConfig, seed: int,
+            data: RTSData | None = None) -> tuple[nn.Sequential, dict]:
     """Train ``config.model`` with ``seed`` on the RTS digits; return the model and its record.
 
     Parameters
@@ -140,9 +141,10 @@ def rts_run(config: RTSConfig, seed: int, data: RTSData | None = None) -> tuple[
     data = rts_data(config) if data is None else data
     model = rts_model(config.model, seed)
     start = time.perf_counter()
-    fit(model, nn.SoftmaxCrossEntropy(), optim.Adam(model.parameters(), lr=config.lr), data.x_train, data.y_train,
-        epochs=check_count("epochs", config.epochs), batch_size=check_count("batch_size", config.batch_size),
-        seed=seed)
+    optimizer = optim.Adam(model.parameters(), lr=config.lr)
+    fit(model, nn.SoftmaxCrossEntropy(), optimizer, data.x_train, data.y_train,
+        epochs=check_count("epochs", config.epochs),
+        batch_size=check_count("batch_size", config.batch_size), seed=seed)
     seconds = time.perf_counter() - start
     model.eval()
     record = {
