@@ -279,8 +279,7 @@ class _NaNRewardCartPole(rl.CartPoleVec):
 @pytest.mark.parametrize("learner", ["dqn", "a2c"])
 def test_nan_loss_stops_the_run(learner, monkeypatch):
     make = lambda env_id, num_envs, dtype=None: _NaNRewardCartPole(num_envs)  # noqa: E731
-    monkeypatch.setattr(rl.dqn, "make_vec_env", make)
-    monkeypatch.setattr(rl.pg, "make_vec_env", make)
+    monkeypatch.setattr(rl.training, "make_vec_env", make)
     with pytest.raises(FloatingPointError, match="training diverged"):
         if learner == "dqn":
             rl.train_dqn(rl.DQNConfig(total_steps=400, learning_starts=100))

@@ -21,12 +21,11 @@ from ..backend import default_rng, get_namespace
 from ..nn import one_hot
 from ..validation import check_count, check_in_range, check_positive
 from .buffer import ReplayBuffer
-from .envs import make_vec_env
 from .losses import huber_backward, huber_forward
 from .policy import Policy, mlp
 from .returns import td_target
 from .tabular import check_discount
-from .training import ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss
+from .training import ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss, start_run
 
 
 @dataclass
@@ -115,13 +114,15 @@ def dqn_targets(online, target, batch, gamma: float, double: bool):
     q_next = target.forward(batch.next_obs)
     if double:
         choice = xp.argmax(online.forward(batch.next_obs), axis=1)
-        next_values = xp.sum(q_next * one_hot(choice, q_next.shape[1], q_next.dtype), axis=1)
+        mask = one_hot(choice, q_next.shape[1], q_next.dtype)
+        next_values = xp.sum(q_next * mask, axis=1)
     else:
         next_values = xp.max(q_next, axis=1)
     return td_target(batch.rewards, next_values, batch.terminated, gamma)
 
 
-def dqn_update(online, target, optimizer, batch, config: DQNConfig, update: int = 0) -> float:
+def dqn_update(online, target, optimizer, batch, config: DQNConfig,
+               update: int = 0) -> float:
     """One gradient step on the Huber TD loss; returns the loss (before the step).
 
     A NaN or infinite loss raises ``FloatingPointError`` before any parameter changes.
@@ -144,16 +145,10 @@ def dqn_update(online, target, optimizer, batch, config: DQNConfig, update: int 
 def train_dqn(config: DQNConfig | None = None, progress: ProgressFn | None = None) -> TrainResult:
     """Train a DQN agent on ``config.env_id``; see :class:`DQNConfig` and the module docstring.
 
-    Raises
-    ------
-    ValueError
-        For an environment without a discrete action space, or a bad config.
-    FloatingPointError
-        If the loss becomes NaN or infinite.
+    Errors as for :func:`~deepref.rl.training.start_run` (bad config or
+    environment) and :func:`dqn_update` (a loss that turns NaN).
     """
-    config = (config or DQNConfig()).validate()
-    env = make_vec_env(config.env_id, config.num_envs)
-    sizes = [env.observation_dim, *config.hidden, env.num_actions]
+    config, env, obs, sizes = start_run(config or DQNConfig())
     online = mlp(sizes, seed=config.seed)
     target = mlp(sizes, seed=config.seed) if config.target_network else online
     copy_parameters(online, target)
@@ -163,8 +158,6 @@ def train_dqn(config: DQNConfig | None = None, progress: ProgressFn | None = Non
     rng = default_rng(config.seed + 1)
     log = RunLog(config, Policy(online, sizes, "relu", "dqn"), progress)
     updates, env_steps = 0, 0
-    obs = env.reset(seed=config.seed)
-    check_env_obs(env, obs)
     while env_steps < config.total_steps:
         epsilon = linear_epsilon(env_steps, config.total_steps, config.eps_start, config.eps_end,
                                  config.eps_fraction)

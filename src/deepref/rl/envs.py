@@ -110,7 +110,8 @@ def cartpole_dynamics(state, actions, params: CartPoleParams = CARTPOLE_V1):
     """
     xp = get_namespace(state)
     x, x_dot, theta, theta_dot = (state[:, i] for i in range(4))
-    force = params.force_mag * (2.0 * xp.astype(actions == 1, state.dtype) - 1.0)  # +-force_mag
+    push = 2.0 * xp.astype(actions == 1, state.dtype) - 1.0  # -1 left, +1 right
+    force = params.force_mag * push
     total_mass = params.masspole + params.masscart
     polemass_length = params.masspole * params.length
     cos, sin = xp.cos(theta), xp.sin(theta)

@@ -136,7 +136,8 @@ def entropy_backward(dloss, cache: EntropyCache):
     return -dloss * cache.probs * (cache.log_probs + cache.row_entropy[:, None]) / n
 
 
-def clipped_surrogate_forward(logits, actions, old_log_probs, advantages, clip: float = 0.2):
+def clipped_surrogate_forward(logits, actions, old_log_probs, advantages,
+                              clip: float = 0.2):
     """PPO's clipped surrogate loss (to minimise).
 
     Parameters

@@ -25,7 +25,6 @@ from typing import NamedTuple
 from .. import optim
 from ..backend import default_rng, get_namespace
 from ..validation import check_choice, check_count, check_in_range, check_positive
-from .envs import make_vec_env
 from .losses import (
     clipped_surrogate_backward,
     clipped_surrogate_forward,
@@ -40,7 +39,16 @@ from .losses import (
 from .policy import Policy, mlp
 from .returns import gae
 from .tabular import check_discount
-from .training import EpisodeTracker, ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss, sample_categorical
+from .training import (
+    EpisodeTracker,
+    ProgressFn,
+    RunLog,
+    TrainResult,
+    check_env_obs,
+    checked_loss,
+    sample_categorical,
+    start_run,
+)
 
 ALGORITHMS = ("reinforce", "a2c", "ppo")
 
@@ -196,24 +204,16 @@ def minibatches(rollout: Rollout, count: int, rng):
 def train_pg(config: PGConfig | None = None, progress: ProgressFn | None = None) -> TrainResult:
     """Train REINFORCE, A2C or PPO (``config.algorithm``) and return the greedy policy and the curves.
 
-    Raises
-    ------
-    ValueError
-        For an environment without a discrete action space, or a bad config.
-    FloatingPointError
-        If the loss becomes NaN or infinite.
+    Errors as for :func:`~deepref.rl.training.start_run` (bad config or
+    environment) and :func:`pg_update` (a loss that turns NaN).
     """
-    config = (config or pg_config("ppo")).validate()
-    env = make_vec_env(config.env_id, config.num_envs)
-    sizes = [env.observation_dim, *config.hidden, env.num_actions]
+    config, env, obs, sizes = start_run(config or pg_config("ppo"))
     actor = mlp(sizes, config.activation, seed=config.seed)
     critic = mlp([env.observation_dim, *config.hidden, 1], config.activation, seed=config.seed + 7919)
     optimizer = optim.Adam(actor.parameters() + critic.parameters(), lr=config.lr)
     rng = default_rng(config.seed + 1)
     log = RunLog(config, Policy(actor, sizes, config.activation, config.algorithm), progress)
     env_steps = 0
-    obs = env.reset(seed=config.seed)
-    check_env_obs(env, obs)
     while env_steps < config.total_steps:
         rollout, obs, env_steps = collect_rollout(env, obs, actor, critic, rng, config, log.tracker, env_steps)
         for _ in range(config.epochs):

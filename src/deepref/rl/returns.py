@@ -51,13 +51,14 @@ def gae(rewards, values, next_values, terminated, truncated, gamma: float, lam: 
     check_discount(gamma)
     check_in_range("lam", lam, 0.0, 1.0, closed="both")
     check_ndim("rewards", rewards, 2, "(T, N)")
-    for name, array in (("values", values), ("next_values", next_values), ("terminated", terminated),
-                        ("truncated", truncated)):
+    for name, array in (("values", values), ("next_values", next_values),
+                        ("terminated", terminated), ("truncated", truncated)):
         check_shape(name, array, tuple(rewards.shape))
     xp = get_namespace(rewards, values, next_values)
     zeros = xp.zeros_like(next_values)
     deltas = rewards + gamma * xp.where(terminated, zeros, next_values) - values
-    carry = xp.where(terminated | truncated, zeros, xp.ones_like(next_values)) * (gamma * lam)
+    ones = xp.ones_like(next_values)
+    carry = xp.where(terminated | truncated, zeros, ones) * (gamma * lam)
     advantage = xp.zeros_like(rewards[0, :])
     out = []
     for t in range(rewards.shape[0] - 1, -1, -1):

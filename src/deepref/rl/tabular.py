@@ -109,7 +109,9 @@ class ValueIterationResult(NamedTuple):
     deltas: list
 
 
-def value_iteration(mdp: MDP, tol: float = 1e-10, max_iter: int = 10_000, V0=None) -> ValueIterationResult:
+def value_iteration(
+    mdp: MDP, tol: float = 1e-10, max_iter: int = 10_000, V0=None
+) -> ValueIterationResult:
     """Iterate ``V <- T V`` until the sup-norm change falls below ``tol``.
 
     ``T`` is a ``gamma``-contraction in the sup norm, so for ``gamma < 1`` the
@@ -127,7 +129,10 @@ def value_iteration(mdp: MDP, tol: float = 1e-10, max_iter: int = 10_000, V0=Non
         if deltas[-1] < tol:
             break
     else:
-        raise RuntimeError(f"value iteration did not reach tol={tol} in {max_iter} iterations (gamma={mdp.gamma})")
+        raise RuntimeError(
+            f"value iteration did not reach tol={tol} in {max_iter} iterations "
+            f"(gamma={mdp.gamma})"
+        )
     Q = q_from_v(mdp, V)
     return ValueIterationResult(V, Q, xp.argmax(Q, axis=1), deltas)
 
@@ -196,8 +201,8 @@ class TabularRun(NamedTuple):
     returns: np.ndarray
 
 
-def _td_control(env, target: Callable, episodes: int, alpha: float, gamma: float, epsilon: float,
-                seed: int, Q0=None) -> TabularRun:
+def _td_control(env, target: Callable, episodes: int, alpha: float, gamma: float,
+                epsilon: float, seed: int, Q0=None) -> TabularRun:
     """Shared loop of Q-learning and SARSA; ``target(Q, r, s2, a2, terminated)`` is the TD target."""
     check_count("episodes", episodes)
     check_in_range("alpha", alpha, 0.0, 1.0, closed="right")
@@ -205,7 +210,10 @@ def _td_control(env, target: Callable, episodes: int, alpha: float, gamma: float
     check_in_range("epsilon", epsilon, 0.0, 1.0, closed="both")
     rng = np.random.default_rng(seed)
     n_states, n_actions = env.observation_space.n, env.action_space.n
-    Q = np.zeros((n_states, n_actions)) if Q0 is None else np.array(to_numpy(Q0), dtype=np.float64)
+    if Q0 is None:
+        Q = np.zeros((n_states, n_actions))
+    else:
+        Q = np.array(to_numpy(Q0), dtype=np.float64)
     returns = np.zeros(episodes)
     for episode in range(episodes):
         s, _ = env.reset(seed=seed + episode)

@@ -11,7 +11,7 @@ import numpy as np
 from ..backend import get_namespace, to_numpy
 from ..nn import softmax
 from ..validation import check_finite_loss
-from .envs import VecEnv
+from .envs import VecEnv, make_vec_env
 from .policy import Policy, evaluate_policy
 
 ProgressFn = Callable[[int, float], None]
@@ -160,6 +160,38 @@ def check_env_obs(env: VecEnv, obs) -> None:
             f"the environment returned observations of shape {tuple(obs.shape)}, "
             f"expected ({env.num_envs}, {env.observation_dim})"
         )
+
+
+def start_run(config):
+    """Validate ``config``, make its vectorised environment and reset it with ``config.seed``.
+
+    Parameters
+    ----------
+    config : DQNConfig or PGConfig
+        Supplies ``validate()``, ``env_id``, ``num_envs``, ``hidden`` and ``seed``.
+
+    Returns
+    -------
+    config
+        The validated config.
+    env : VecEnv
+    obs : (num_envs, D) array
+        The first observations.
+    sizes : list of int
+        Layer sizes of the network from observations to one output per action:
+        ``[D, *config.hidden, A]``.
+
+    Raises
+    ------
+    ValueError
+        For a bad config, an environment without a discrete action space, or
+        observations of the wrong shape.
+    """
+    config = config.validate()
+    env = make_vec_env(config.env_id, config.num_envs)
+    obs = env.reset(seed=config.seed)
+    check_env_obs(env, obs)
+    return config, env, obs, [env.observation_dim, *config.hidden, env.num_actions]
 
 
 def sample_categorical(logits, rng):
