@@ -1,14 +1,17 @@
 """deepref.lm: corpora, vocabulary, n-gram models, embedding, softmaxes, the RNN LM, decoding, word2vec, classifiers."""
 
 import itertools
+import json
 import math
 
 import numpy as np
 import pytest
 
-from deepref import lm
+from deepref import backend, lm, reproduce
+from deepref import experiments as sweeps
 from deepref.backend import asarray, to_numpy
 from deepref.gradcheck import as_float64, check_backward, numerical_gradient, relative_error
+from deepref.lm import experiments
 
 TOL = 1e-6
 
@@ -349,7 +352,55 @@ def test_sequence_classifier_gradients(rng, pooling):
         assert relative_error(param.grad, numerical) < TOL, name
 
 
+def test_sequence_classifier_trains_and_predicts_on_the_active_backend():
+    sequences = [np.array([1, 2, 3]), np.array([4]), np.array([5, 1]), np.array([2, 2, 4, 1])]
+    model = lm.SequenceClassifier(6, 3, 4, seed=0)
+    losses = lm.fit_classifier(model, sequences, [0, 1, 1, 0], epochs=30, batch_size=2, lr=0.05)
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    assert lm.predict_classes(model, sequences).shape == (4,)
+
+
 def test_pooling_weights_ignore_padding():
     weights = lm.pooling_weights(np.array([2, 3]), 3, "mean")
     np.testing.assert_allclose(weights, [[0.5, 0.5, 0], [1 / 3] * 3])
     np.testing.assert_allclose(lm.pooling_weights(np.array([2, 3]), 3, "last"), [[0, 1, 0], [0, 0, 1]])
+
+
+# -- the chapter's registered experiments, at a tiny size --------------------
+TINY_LM = experiments.LMConfig(embed_size=4, hidden_size=4, n_streams=4, steps=5, max_windows=2)
+
+
+def _run_as_registered(function: str, config) -> dict:
+    """Run ``function`` on ``config`` as ``python -m deepref reproduce`` does; its plain-JSON result."""
+    (run,) = sweeps.grid("tiny", f"deepref.lm.experiments:{function}", [config], [0])
+    row = sweeps.execute(run, backend.get_backend(), backend.get_default_dtype())
+    assert row["status"] == "ok", row.get("traceback")
+    json.dumps(row["result"])
+    return row["result"]
+
+
+def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypatch):
+    registered = {e.function.partition(":")[2] for e in reproduce.experiments("language_models")}
+    assert registered == {"ptb_run", "agreement_experiment", "word_vs_char", "movie_review_run"}
+
+    source = lm.AgreementSource(n_subjects=2, n_fillers=2, min_gap=1)
+    agreement = _run_as_registered("agreement_experiment", experiments.AgreementConfig(
+        source=source, lm=TINY_LM, train_tokens=2_000, test_tokens=500, orders=(2,)))
+    assert set(agreement["ngram"]) == {"2"} and agreement["floor"] >= 1
+
+    # PTB replaced by a stream of the agreement language (the real run loads PTB and fits KN5)
+    words = source.words
+    vocab = lm.Vocabulary(words, unk=None)
+    splits = [source.sample(n, seed=s) for s, n in enumerate((3_000, 400, 400))]
+    monkeypatch.setattr(experiments, "ptb_ids", lambda: (vocab, splits))
+    monkeypatch.setattr(experiments, "ptb_kn5", lambda: lm.NGramLM(3).fit([words[i] for i in splits[0]], vocab))
+    ptb = _run_as_registered("ptb_run", experiments.PTBConfig(lm=TINY_LM, valid_tokens=200))
+    assert 0 <= ptb["weight"] <= 1 and ptb["train_tokens"] == 4 * 5 * 2 and "model" not in ptb
+
+    words_chars = _run_as_registered("word_vs_char", experiments.WordCharConfig(word=TINY_LM, char=TINY_LM))
+    assert words_chars["word_bpc"] > words_chars["word_bpc_without_unk_spelling"] > 0
+
+    review_config = experiments.ReviewConfig(folds=2, rnn_folds=1, embed_size=4, hidden_size=4, epochs=1)
+    reviews = _run_as_registered("movie_review_run", review_config)
+    assert len(reviews["nb_unigram"]) == 2 and len(reviews["rnn"]) == 1
+    assert reviews["mean"]["rnn"] == reviews["rnn"][0]

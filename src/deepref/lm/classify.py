@@ -107,14 +107,27 @@ def pad_batch(sequences: Sequence[np.ndarray], pad_id: int = 0) -> tuple[np.ndar
     return out, lengths
 
 
-def pooling_weights(lengths: np.ndarray, steps: int, pooling: str) -> np.ndarray:
-    """``(N, steps)`` host weights: ``1 / length`` on real words (``"mean"``) or a one at the last word (``"last"``)."""
+def pooling_weights(lengths, steps: int, pooling: str):
+    """Weights over time: ``1 / length`` on real words (``"mean"``) or a one at the last word (``"last"``).
+
+    Parameters
+    ----------
+    lengths : (N,) integer array (any backend)
+    steps : int
+        ``T``, the padded length.
+    pooling : {"mean", "last"}
+
+    Returns
+    -------
+    (N, T) float64 array of the namespace of ``lengths``
+    """
     check_choice("pooling", pooling, POOLINGS)
-    positions = np.arange(steps)[None, :]
-    lengths = np.asarray(lengths)[:, None]
+    xp = get_namespace(lengths)
+    positions = xp.arange(steps)[None, :]
+    lengths = lengths[:, None]
     if pooling == "mean":
-        return (positions < lengths) / lengths
-    return (positions == lengths - 1).astype(np.float64)
+        return xp.astype(positions < lengths, xp.float64) / xp.astype(lengths, xp.float64)
+    return xp.astype(positions == lengths - 1, xp.float64)
 
 
 class SequenceClassifier(Module):
@@ -140,7 +153,8 @@ class SequenceClassifier(Module):
     def forward(self, ids, lengths):
         h = self.recurrent(self.embedding(ids))
         xp = get_namespace(h)
-        weights = xp.asarray(pooling_weights(lengths, ids.shape[1], self.pooling), dtype=h.dtype)
+        weights = pooling_weights(xp.asarray(lengths), ids.shape[1], self.pooling)
+        weights = xp.astype(weights, h.dtype)
         self._cache = weights
         return self.readout(xp.sum(weights[:, :, None] * h, axis=1))
 
@@ -170,7 +184,7 @@ def fit_classifier(model: SequenceClassifier, sequences: Sequence[np.ndarray], l
     for epoch in range(check_count("epochs", epochs)):
         for rows in length_batches(lengths, batch_size, rng):
             ids, lens = pad_batch([sequences[i] for i in rows])
-            logits = model(xp.asarray(ids), lens)
+            logits = model(xp.asarray(ids), xp.asarray(lens))
             loss, cache = softmax_cross_entropy_forward(logits, xp.asarray(labels[rows]))
             check_finite_loss(float(loss), f"epoch {epoch}")
             optimizer.zero_grad()
@@ -188,7 +202,7 @@ def predict_classes(model: SequenceClassifier, sequences: Sequence[np.ndarray], 
     model.eval()
     for rows in length_batches(lengths, batch_size, np.random.default_rng(0)):
         ids, lens = pad_batch([sequences[i] for i in rows])
-        out[rows] = np.argmax(to_numpy(model(xp.asarray(ids), lens)), axis=1)
+        out[rows] = np.argmax(to_numpy(model(xp.asarray(ids), xp.asarray(lens))), axis=1)
     model.train()
     return out
 
