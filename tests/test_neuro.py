@@ -362,3 +362,21 @@ def test_experiment_functions_return_their_records():
     assert small["retrieved_fraction"] == 1.0
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         neuro.digits_run(neuro.DigitsConfig(model="cnn"), seed=0)
+
+
+def test_the_registered_neuroscience_experiments_run_a_tiny_config_through_a_sweep(tmp_path):
+    from dataclasses import replace
+
+    from deepref import experiments as sweeps
+    from deepref import reproduce
+
+    registered = {e.name: e for e in reproduce.experiments("neuroscience")}
+    assert set(registered) == {"snn_digits", "hopfield_capacity"}
+    tiny = {"snn_digits": replace(registered["snn_digits"].small[0], hidden=8, steps=4, epochs=1, n_train=200),
+            "hopfield_capacity": replace(registered["hopfield_capacity"].small[0], n=40)}
+    for name, config in tiny.items():
+        runs = sweeps.grid(name, registered[name].function, [config], [0])
+        result = sweeps.run_sweep(runs, tmp_path / name, executor=sweeps.SerialExecutor(), progress=False)
+        (row,) = result.rows
+        assert row["status"] == "ok", row.get("error")
+        assert 0.0 <= float(row["result"][registered[name].metric]) <= 1.0

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import experiments as sweeps
 from .landscape.experiments import WidthSpreadConfig
+from .neuro.experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
 from .optim.experiments import practice_project_grid, softmax_regression_grid
 from .regularization_experiments import MemorisationConfig
 from .rnn.experiments import AddingConfig
@@ -112,6 +113,24 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             tuple(RTSConfig(model=m, n_train=20000, n_test=5000, epochs=30) for m in MODELS), tuple(range(5)),
             metric="test_error", cpu_seconds=60.0, full_cpu_seconds=1774.0,
             timing="book size estimated from the recorded full run"),
+    ),
+    "neuroscience": (
+        Experiment(
+            "snn_digits", "deepref.neuro.experiments:digits_run",
+            "a spiking network trained with a surrogate gradient against a ReLU network of the same size, "
+            "on the digits; full: also 128 hidden units",
+            tuple(DigitsConfig(model=m) for m in ("spiking", "relu")), (0, 1, 2),
+            tuple(DigitsConfig(model=m, hidden=h) for h in (64, 128) for m in ("spiking", "relu")),
+            tuple(range(10)), metric="test_accuracy", cpu_seconds=4.0, full_cpu_seconds=35.0,
+            timing="book size measured; full estimated from one seed of each config"),
+        Experiment(
+            "hopfield_capacity", "deepref.neuro.experiments:hopfield_retrieval_run",
+            "fraction of random patterns a Hopfield network keeps against the load P / N, N = 100 to 400; "
+            "full: N up to 1600 and ten pattern sets",
+            tuple(HopfieldConfig(n=n, load=a) for n in (100, 200, 400) for a in HOPFIELD_LOADS), tuple(range(4)),
+            tuple(HopfieldConfig(n=n, load=a) for n in (100, 200, 400, 800, 1600) for a in HOPFIELD_LOADS),
+            tuple(range(10)), metric="retrieved_fraction", cpu_seconds=3.0, full_cpu_seconds=300.0,
+            timing="book size measured; full estimated from one seed of each config"),
     ),
 }
 """The experiments of each chapter, by chapter name (the chapter's file name in ``book/``)."""

@@ -24,7 +24,7 @@ from .coding import (
     maximum_likelihood,
     population_vector,
 )
-from .experiments import DigitsConfig, HopfieldConfig, digits_run, hopfield_retrieval_run
+from .experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig, digits_run, hopfield_retrieval_run
 from .networks import (
     CUBAParameters,
     NetworkRun,

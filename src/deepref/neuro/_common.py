@@ -55,6 +55,17 @@ def check_step(dt: float, duration: float) -> int:
     return max(1, int(round(duration / dt)))
 
 
+def check_positive_fields(params, positive=(), non_negative=()) -> None:
+    """Check the named fields of a parameter dataclass: ``positive`` ones > 0, ``non_negative`` ones >= 0.
+
+    Raises ``ValueError`` naming the first field that fails.
+    """
+    for name in positive:
+        check_positive(name, getattr(params, name))
+    for name in non_negative:
+        check_positive(name, getattr(params, name), allow_zero=True)
+
+
 def check_finite(state, step: int, dt: float, what: str) -> None:
     """Raise ``FloatingPointError`` naming the step if ``state`` holds NaN or inf."""
     xp = get_namespace(state)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import asarray, get_namespace
-from ..validation import check_count, check_ndim, check_positive
+from ..validation import check_count, check_ndim
+from ._common import check_positive_fields
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,7 @@ class Population:
 
     def __post_init__(self):
         check_count("n", self.n, 2)
-        check_positive("r_base", self.r_base)
-        check_positive("r_max", self.r_max)
-        check_positive("kappa", self.kappa)
-        check_positive("window", self.window)
-        check_positive("gain", self.gain)
+        check_positive_fields(self, ("r_base", "r_max", "kappa", "window", "gain"))
 
     def preferred(self, like):
         """Preferred angles ``2 pi i / N`` on the backend of ``like``, ``(N,)``."""

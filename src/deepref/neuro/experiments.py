@@ -82,11 +82,17 @@ def digits_run(config: DigitsConfig, seed: int) -> dict:
         model = nn.Sequential(nn.Linear(64, config.hidden, seed=seed), nn.ReLU(),
                               nn.Linear(config.hidden, 10, seed=seed + 100))
     loss = nn.SoftmaxCrossEntropy()
-    fit(model, loss, Adam(model.parameters(), lr=config.lr), xp.take(inputs, train, axis=0),
-        xp.take(labels, train), epochs=config.epochs, batch_size=config.batch_size, seed=seed)
-    metrics = evaluate(model, loss, xp.take(inputs, test, axis=0), xp.take(labels, test), batch_size=4096)
+    fit(model, loss, Adam(model.parameters(), lr=config.lr),
+        xp.take(inputs, train, axis=0), xp.take(labels, train),
+        epochs=config.epochs, batch_size=config.batch_size, seed=seed)
+    metrics = evaluate(model, loss, xp.take(inputs, test, axis=0),
+                       xp.take(labels, test), batch_size=4096)
     spike_rate = model.firing_rate() if config.model == "spiking" else 0.0
     return {"test_accuracy": metrics["accuracy"], "spike_rate": spike_rate}
+
+
+HOPFIELD_LOADS = tuple(round(0.10 + 0.02 * k, 2) for k in range(10))
+"""Loads ``P / N`` of the chapter's capacity scan, 0.10 to 0.28 (below 0.10 every pattern is kept)."""
 
 
 @dataclass(frozen=True)

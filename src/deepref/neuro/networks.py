@@ -15,8 +15,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import asarray, default_float, get_namespace, scatter_add
-from ..validation import check_count, check_in_range, check_ndim, check_positive, check_same_shape, check_shape
-from ._common import check_finite, check_step
+from ..validation import check_count, check_in_range, check_ndim, check_same_shape, check_shape
+from ._common import check_finite, check_positive_fields, check_step
 
 # --------------------------------------------------------------------------- Wilson-Cowan
 
@@ -56,8 +56,7 @@ class WilsonCowanParameters:
     r_i: float = 1.0
 
     def __post_init__(self):
-        check_positive("tau_e", self.tau_e)
-        check_positive("tau_i", self.tau_i)
+        check_positive_fields(self, ("tau_e", "tau_i"))
 
 
 def wilson_cowan_sigmoid(x, a: float, theta: float):
@@ -212,8 +211,7 @@ class CUBAParameters:
     excitatory_fraction: float = 0.8
 
     def __post_init__(self):
-        for name in ("tau_m", "tau_e", "tau_i"):
-            check_positive(name, getattr(self, name))
+        check_positive_fields(self, ("tau_m", "tau_e", "tau_i"))
         if self.tau_e == self.tau_m or self.tau_i == self.tau_m:
             raise ValueError(
                 "the synaptic time constants must differ from tau_m (the exact update divides by the difference)"

@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import default_float, default_rng, get_namespace
-from ..validation import check_choice, check_positive
-from ._common import SpikeRecord, as_current, check_finite, check_step, current_at
+from ..validation import check_choice
+from ._common import SpikeRecord, as_current, check_finite, check_positive_fields, check_step, current_at
 
 # --------------------------------------------------------------------------- LIF
 
@@ -54,9 +54,7 @@ class LIFParameters:
     t_ref: float = 2.0
 
     def __post_init__(self):
-        check_positive("tau_m", self.tau_m)
-        check_positive("t_ref", self.t_ref, allow_zero=True)
-        check_positive("r_m", self.r_m, allow_zero=True)
+        check_positive_fields(self, ("tau_m",), ("t_ref", "r_m"))
         if not self.v_th > self.v_reset:
             raise ValueError(f"v_th must lie above v_reset, got v_th={self.v_th} mV and v_reset={self.v_reset} mV")
 
@@ -64,7 +62,8 @@ class LIFParameters:
 LIF_METHODS = ("exact", "euler")
 
 
-def lif_step(v, refractory, current, params: LIFParameters, dt: float, method: str = "exact"):
+def lif_step(v, refractory, current, params: LIFParameters, dt: float,
+             method: str = "exact"):
     """Advance a population of LIF neurons by one step of ``dt`` ms.
 
     With the input held constant over the step the membrane equation has the
@@ -225,9 +224,7 @@ class HHParameters:
     e_l: float = -54.387
 
     def __post_init__(self):
-        check_positive("c_m", self.c_m)
-        for name in ("g_na", "g_k", "g_l"):
-            check_positive(name, getattr(self, name), allow_zero=True)
+        check_positive_fields(self, ("c_m",), ("g_na", "g_k", "g_l"))
 
 
 class HHState(NamedTuple):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..backend import get_namespace
 from ..validation import check_ndim, check_positive, check_shape
+from ._common import check_positive_fields
 
 
 def _check_rate_inputs(w, x) -> None:
@@ -129,14 +130,11 @@ class STDPParameters:
     w_max: float = 1.0
 
     def __post_init__(self):
-        check_positive("tau_plus", self.tau_plus)
-        check_positive("tau_minus", self.tau_minus)
-        check_positive("a_plus", self.a_plus, allow_zero=True)
-        check_positive("a_minus", self.a_minus, allow_zero=True)
-        check_positive("w_max", self.w_max)
+        check_positive_fields(self, ("tau_plus", "tau_minus", "w_max"), ("a_plus", "a_minus"))
 
 
-def stdp_step(w, pre_trace, post_trace, pre_spikes, post_spikes, params: STDPParameters, dt: float):
+def stdp_step(w, pre_trace, post_trace, pre_spikes, post_spikes,
+              params: STDPParameters, dt: float):
     """One step of trace-based pair STDP for a ``(M, N)`` weight matrix.
 
     Each neuron keeps a trace that decays with its window's time constant and
@@ -169,9 +167,10 @@ def stdp_step(w, pre_trace, post_trace, pre_spikes, post_spikes, params: STDPPar
     xp = get_namespace(w, pre_trace, post_trace)
     pre_trace = pre_trace * math.exp(-dt / params.tau_plus) + pre_spikes
     post_trace = post_trace * math.exp(-dt / params.tau_minus) + post_spikes
-    column = (1, -1)
-    dw = params.a_plus * xp.reshape(pre_trace, (-1, 1)) * xp.reshape(post_spikes, column)
-    dw = dw - params.a_minus * xp.reshape(pre_spikes, (-1, 1)) * xp.reshape(post_trace, column)
+    as_column, as_row = (-1, 1), (1, -1)
+    potentiation = xp.reshape(pre_trace, as_column) * xp.reshape(post_spikes, as_row)
+    depression = xp.reshape(pre_spikes, as_column) * xp.reshape(post_trace, as_row)
+    dw = params.a_plus * potentiation - params.a_minus * depression
     return xp.clip(w + params.w_max * dw, 0.0, params.w_max), pre_trace, post_trace
 
 

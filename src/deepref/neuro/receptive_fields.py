@@ -86,7 +86,8 @@ def symmetric_decorrelation(w):
     return (vectors / xp.reshape(xp.sqrt(values), (1, -1))) @ vectors.T @ w
 
 
-def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6, seed: int = 0):
+def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6,
+             seed: int = 0):
     """Symmetric FastICA with the ``log cosh`` contrast on whitened data (Hyvarinen 1999).
 
     Fixed-point step for all rows at once, then symmetric decorrelation:
@@ -113,10 +114,13 @@ def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6, seed:
     check_count("components", components)
     check_count("iterations", iterations)
     xp = get_namespace(z)
-    w = symmetric_decorrelation(default_rng(seed).normal(size=(components, z.shape[1]), dtype=z.dtype, like=z))
+    start = default_rng(seed).normal(size=(components, z.shape[1]), dtype=z.dtype,
+                                     like=z)
+    w = symmetric_decorrelation(start)
     for _ in range(iterations):
         y = xp.tanh(z @ w.T)  # (B, C)
-        new = symmetric_decorrelation(y.T @ z / z.shape[0] - xp.reshape(xp.mean(1.0 - y * y, axis=0), (-1, 1)) * w)
+        slope = xp.reshape(xp.mean(1.0 - y * y, axis=0), (-1, 1))  # E[g'(W z)], (C, 1)
+        new = symmetric_decorrelation(y.T @ z / z.shape[0] - slope * w)
         change = float(xp.max(1.0 - xp.abs(xp.sum(new * w, axis=1))))
         w = new
         if change < tol:
