@@ -74,12 +74,14 @@ def mlp(sizes: Sequence[int], activation: Callable[[], Module] | None, seed: int
     """
     sizes = [check_count(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     if len(sizes) < 2:
-        raise ValueError(f"sizes needs the input and output widths at least, got {sizes!r}")
+        raise ValueError(
+            f"sizes needs the input and output widths at least, got {sizes!r}")
     layers: list[Module] = []
     for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         hidden = i < len(sizes) - 2
         widen = pieces if hidden and activation is Maxout else 1
-        layers.append(Linear(d_in, d_out * widen, init=init, seed=seed + i, dtype=dtype))
+        layers.append(
+            Linear(d_in, d_out * widen, init=init, seed=seed + i, dtype=dtype))
         if hidden and activation is not None:
             layers.append(Maxout(pieces) if activation is Maxout else activation())
     return Sequential(*layers)
@@ -159,9 +161,8 @@ def relu_interpolant(knots, values) -> Sequential:
     knots = np.asarray(knots, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     if knots.ndim != 1 or knots.shape != values.shape or knots.size < 2:
-        raise ValueError(
-            f"knots and values must be 1-D of the same length >= 2, got shapes {knots.shape} and {values.shape}"
-        )
+        raise ValueError("knots and values must be 1-D of the same length >= 2, "
+                         f"got shapes {knots.shape} and {values.shape}")
     if np.any(np.diff(knots) <= 0):
         raise ValueError("knots must be strictly increasing")
     slopes = np.diff(values) / np.diff(knots)
@@ -294,7 +295,8 @@ def update_ratios(before: dict, model: Module) -> dict[str, float]:
     ratios = {}
     for name, p in model.named_parameters():
         if name not in before:
-            raise KeyError(f"no saved value for parameter {name!r}; pass model.state_dict() from before the step")
+            raise KeyError(f"no saved value for parameter {name!r}; "
+                           "pass model.state_dict() from before the step")
         old = before[name]
         step = math.sqrt(float(((to_numpy(p.data) - old) ** 2).sum()))
         norm = math.sqrt(float((old**2).sum()))
@@ -333,14 +335,17 @@ class ParameterAverage:
             if name not in self.average:
                 self.average[name] = p.data * 1.0
             else:
-                self.average[name] = self.average[name] + weight * (p.data - self.average[name])
+                change = weight * (p.data - self.average[name])
+                self.average[name] = self.average[name] + change
 
     def state_dict(self) -> dict:
         """The averaged parameters (and the model's buffers) as host arrays."""
         if not self.average:
-            raise RuntimeError("ParameterAverage.update() has not been called yet: there is nothing to average")
+            raise RuntimeError("ParameterAverage.update() has not been called yet: "
+                               "there is nothing to average")
         state = self.model.state_dict()
-        state.update({name: to_numpy(value).copy() for name, value in self.average.items()})
+        state.update({name: to_numpy(value).copy()
+                      for name, value in self.average.items()})
         return state
 
 
