@@ -184,8 +184,10 @@ class NGramLM:
             total = np.where(has_context, level.context_total[ctx], 0.0)
             gram = ids[n][:, last]
             count = np.where(gram >= 0, level.counts[np.maximum(gram, 0)], 0.0)
-            discounted = np.maximum(count - level.discounts[np.minimum(count, 3).astype(np.int64)], 0.0)
-            mixed = (discounted + level.backoff_mass[ctx] * prob) / np.where(total > 0, total, 1.0)
+            discount = level.discounts[np.minimum(count, 3).astype(np.int64)]
+            discounted = np.maximum(count - discount, 0.0)
+            backoff = level.backoff_mass[ctx] * prob
+            mixed = (discounted + backoff) / np.where(total > 0, total, 1.0)
             prob = np.where(total > 0, mixed, prob)
         return prob
 

@@ -200,8 +200,14 @@ def _on_backend(host_ids, model: RNNLM):
     return xp.asarray(np.ascontiguousarray(host_ids), dtype=xp.int64)
 
 
-def train_epoch(model: RNNLM, streams: np.ndarray, steps: int, optimizer, clip: float | None = None,
-                max_windows: int | None = None) -> float:
+def train_epoch(
+    model: RNNLM,
+    streams: np.ndarray,
+    steps: int,
+    optimizer,
+    clip: float | None = None,
+    max_windows: int | None = None,
+) -> float:
     """One pass of truncated BPTT over ``streams`` ``(B, L)``; returns the mean training loss (nats per token).
 
     The final state of each window starts the next one without carrying
@@ -215,7 +221,8 @@ def train_epoch(model: RNNLM, streams: np.ndarray, steps: int, optimizer, clip: 
         if max_windows is not None and k >= max_windows:
             break
         optimizer.zero_grad()
-        loss = float(model.loss_forward(_on_backend(x, model), _on_backend(y, model), state))
+        inputs, targets = _on_backend(x, model), _on_backend(y, model)
+        loss = float(model.loss_forward(inputs, targets, state))
         check_finite_loss(loss, f"window {k} of truncated BPTT")
         model.loss_backward()
         if clip is not None:

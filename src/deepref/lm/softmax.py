@@ -115,7 +115,8 @@ def class_softmax_forward(h, targets, u, a, w, b):
     order = xp.argsort(classes)
     h_sorted, sorted_classes = xp.take(h, order, axis=0), xp.take(classes, order)
     sorted_targets = xp.take(targets, order)
-    starts = xp.searchsorted(sorted_classes, xp.arange(n_classes + 1, dtype=classes.dtype))
+    boundaries = xp.arange(n_classes + 1, dtype=classes.dtype)
+    starts = xp.searchsorted(sorted_classes, boundaries)
     segments, word_probs, word_target = [], [], []
     for c in range(n_classes):
         start, stop = int(starts[c]), int(starts[c + 1])
@@ -128,8 +129,12 @@ def class_softmax_forward(h, targets, u, a, w, b):
         segments.append((c, start, stop))
         word_probs.append(xp.exp(logp))
         word_target.append(target)
-    nll = xp.take(xp.concat(nll_parts), xp.argsort(order)) - xp.sum(class_logp * class_target, axis=1)
-    cache = ClassSoftmaxCache(h_sorted, order, segments, nll, xp.exp(class_logp), class_target, word_probs, word_target)
+    word_nll = xp.take(xp.concat(nll_parts), xp.argsort(order))
+    nll = word_nll - xp.sum(class_logp * class_target, axis=1)
+    cache = ClassSoftmaxCache(
+        h_sorted, order, segments, nll, xp.exp(class_logp), class_target,
+        word_probs, word_target,
+    )
     return xp.mean(nll), cache
 
 

@@ -70,7 +70,8 @@ class AgreementSource:
         """Exact entropy of the stream in bits per token."""
         q, k, f = self.q, self.n_subjects, self.n_fillers
         h_q = 0.0 if q == 0 else -(q * math.log2(q) + (1 - q) * math.log2(1 - q))
-        sentence = math.log2(k) + self.min_gap * math.log2(f) + (h_q + q * math.log2(f)) / (1 - q)
+        tail = (h_q + q * math.log2(f)) / (1 - q)  # the geometric number of extra fillers
+        sentence = math.log2(k) + self.min_gap * math.log2(f) + tail
         return sentence / (2 + self.min_gap + 1 / (1 - q))
 
     def sample(self, n_tokens: int, seed=None) -> np.ndarray:

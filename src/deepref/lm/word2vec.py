@@ -75,13 +75,16 @@ def skipgram_backward(dloss, cache: SkipGramCache):
     """Gradients ``(dw_in, dw_out)`` of :func:`skipgram_forward`, each ``(V, D)``."""
     xp = get_namespace(cache.v_c)
     b = cache.v_c.shape[0]
-    target = xp.concat([xp.ones((b, 1), dtype=cache.sig.dtype), xp.zeros((b, cache.sig.shape[1] - 1),
-                                                                          dtype=cache.sig.dtype)], axis=1)
-    ds = dloss * (cache.sig - target) / b  # (B, 1 + K): sigma(s) - 1 for the context word, sigma(s) for negatives
+    k = cache.sig.shape[1] - 1
+    positive = xp.ones((b, 1), dtype=cache.sig.dtype)
+    target = xp.concat([positive, xp.zeros((b, k), dtype=cache.sig.dtype)], axis=1)
+    # ds (B, 1 + K): sigma(s) - 1 for the context word, sigma(s) for the negatives
+    ds = dloss * (cache.sig - target) / b
     dv_c = xp.sum(ds[:, :, None] * cache.u_all, axis=1)
     du = xp.reshape(ds[:, :, None] * cache.v_c[:, None, :], (-1, cache.v_c.shape[1]))
     zeros = xp.zeros(cache.shapes, dtype=cache.v_c.dtype)
-    return scatter_add(zeros, cache.centers, dv_c), scatter_add(zeros, xp.reshape(cache.words, (-1,)), du)
+    dw_in = scatter_add(zeros, cache.centers, dv_c)
+    return dw_in, scatter_add(zeros, xp.reshape(cache.words, (-1,)), du)
 
 
 def skipgram_pairs(ids, window: int) -> tuple[np.ndarray, np.ndarray]:
