@@ -29,6 +29,7 @@ import numpy as np
 
 from . import experiments as sweeps
 from .landscape.experiments import WidthSpreadConfig
+from .lm.experiments import ZAREMBA_SMALL, AgreementConfig, PTBConfig, ReviewConfig, WordCharConfig
 from .neuro.experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
 from .optim.experiments import practice_project_grid, softmax_regression_grid
 from .regularization_experiments import MemorisationConfig
@@ -67,6 +68,8 @@ class Experiment:
 
 _ADDING_SMALL = AddingConfig()
 _ADDING_FULL = replace(_ADDING_SMALL, curriculum=(*_ADDING_SMALL.curriculum[:3], ((100, 50), 5400)))
+_WORD_CHAR = WordCharConfig()
+_WORD_CHAR_LONGER = WordCharConfig(word=replace(_WORD_CHAR.word, epochs=5), char=replace(_WORD_CHAR.char, epochs=5))
 
 CHAPTERS: dict[str, tuple[Experiment, ...]] = {
     "optimization": (
@@ -113,6 +116,32 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             tuple(RTSConfig(model=m, n_train=20000, n_test=5000, epochs=30) for m in MODELS), tuple(range(5)),
             metric="test_error", cpu_seconds=60.0, full_cpu_seconds=1774.0,
             timing="book size estimated from the recorded full run"),
+    ),
+    "language_models": (
+        Experiment(
+            "ptb_rnn", "deepref.lm.experiments:ptb_run",
+            "PTB test perplexity of an LSTM LM alone and interpolated with KN5 (Mikolov 2012); --full trains "
+            "Zaremba et al.'s small 2 x 200 LSTM for 13 passes (with Adam)",
+            (PTBConfig(),), (0, 1), (PTBConfig(lm=ZAREMBA_SMALL, valid_tokens=None),), (0, 1, 2),
+            metric="mixed_test", cpu_seconds=23.0, full_cpu_seconds=4600.0,
+            timing="book size measured; full estimated from 520 timed windows of the full configuration"),
+        Experiment(
+            "agreement", "deepref.lm.experiments:agreement_experiment",
+            "the agreement language: Kneser-Ney n-grams of orders 2-7 and an LSTM against the exact entropy floor",
+            (AgreementConfig(),), (0, 1), (AgreementConfig(), AgreementConfig(train_tokens=500_000)),
+            tuple(range(5)), metric="rnn", cpu_seconds=6.0, full_cpu_seconds=70.0,
+            timing="book size measured; full estimated from it"),
+        Experiment(
+            "word_vs_char", "deepref.lm.experiments:word_vs_char",
+            "word-level against character-level LSTM on the Python documentation, in bits per character",
+            (_WORD_CHAR,), (0,), (_WORD_CHAR, _WORD_CHAR_LONGER), (0, 1, 2), metric="word_bpc",
+            cpu_seconds=5.0, full_cpu_seconds=90.0, timing="book size measured; full estimated from it"),
+        Experiment(
+            "movie_reviews", "deepref.lm.experiments:movie_review_run",
+            "10-fold CV on the movie-review snippets: binarised MNB (Wang and Manning 2012) and a GRU "
+            "(the GRU on 2 folds; --full: all 10)",
+            (ReviewConfig(),), (0,), (ReviewConfig(rnn_folds=10),), (0, 1, 2), metric="mean.rnn",
+            cpu_seconds=11.0, full_cpu_seconds=105.0, timing="book size measured; full estimated from it"),
     ),
     "neuroscience": (
         Experiment(
@@ -173,9 +202,17 @@ def _metric(row: dict, metric: str) -> float:
     return float(value)
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    """``config`` with its nested configs spelled out as dotted fields (``lm.hidden_size``)."""
+    flat = {}
+    for key, value in config.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
+
+
 def _labels(rows: Sequence[dict]) -> tuple[str, list[str]]:
     """The config fields that vary across the sweep, and each row's values of them."""
-    configs = [row["config"] for row in rows]
+    configs = [_flat(row["config"]) for row in rows]
     varying = [k for k in configs[0] if len({repr(c.get(k)) for c in configs}) > 1] or list(configs[0])[:1]
     return ", ".join(varying), [", ".join(str(c[k]) for k in varying) for c in configs]
 

@@ -1,14 +1,17 @@
 """The experiments of the language-model chapter: a configuration and a seed in, a result record out.
 
 The chapter calls them with small settings that fit its time budget; the
-same functions run the longer versions (``DEEPREF_FULL=1`` in the chapter).
+same functions run the longer versions (``DEEPREF_FULL=1`` in the chapter,
+``python -m deepref reproduce language_models --full``). Each ``*Config`` is
+frozen, so it can key a results table.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -20,7 +23,7 @@ from .rnnlm import RNNLM, stream_logprobs, train_epoch
 from .synthetic import AgreementSource
 
 
-@dataclass
+@dataclass(frozen=True)
 class LMConfig:
     """A recurrent LM and its truncated-BPTT training.
 
@@ -43,6 +46,12 @@ class LMConfig:
     dtype: str = "float32"
 
 
+ZAREMBA_SMALL = LMConfig(embed_size=200, hidden_size=200, num_layers=2, softmax="class", epochs=13, steps=20,
+                         n_streams=20, lr=2e-3)
+"""Zaremba et al.'s small PTB model (2 x 200 LSTM, 13 passes of 20 x 20 windows), trained with Adam
+instead of their SGD schedule."""
+
+
 def train_lm(ids: np.ndarray, vocab_size: int, config: LMConfig, seed: int) -> tuple[RNNLM, list[float]]:
     """Train an :class:`RNNLM` on the token stream ``ids`` with Adam; returns it and the loss of each pass."""
     model = RNNLM(vocab_size, config.embed_size, config.hidden_size, config.num_layers, cell=config.cell,
@@ -63,16 +72,27 @@ class AgreementResult:
     seconds: float
 
 
-def agreement_experiment(source: AgreementSource, config: LMConfig, seed: int, train_tokens: int = 150_000,
-                         test_tokens: int = 20_000, orders=(2, 3, 5, 7)) -> AgreementResult:
+@dataclass(frozen=True)
+class AgreementConfig:
+    """The agreement language, the n-gram orders and the recurrent LM compared on it, and the sample sizes."""
+
+    source: AgreementSource = AgreementSource()
+    lm: LMConfig = LMConfig(embed_size=16, hidden_size=32, epochs=3, steps=25, dtype="float64")
+    train_tokens: int = 150_000
+    test_tokens: int = 20_000
+    orders: tuple[int, ...] = (2, 3, 5, 7)
+
+
+def agreement_experiment(config: AgreementConfig, seed: int) -> AgreementResult:
     """Kneser-Ney n-grams of several orders and a recurrent LM on the agreement language, against its floor."""
     start = time.process_time()
+    source = config.source
     words = source.words
-    train, test = source.sample(train_tokens, seed=seed), source.sample(test_tokens, seed=seed + 1000)
+    train, test = source.sample(config.train_tokens, seed=seed), source.sample(config.test_tokens, seed=seed + 1000)
     train_words, test_words = [words[i] for i in train], [words[i] for i in test]
     vocab = Vocabulary(words, unk=None)
-    ngram = {n: NGramLM(n).fit(train_words, vocab).perplexity(test_words) for n in orders}
-    model, _ = train_lm(train, len(words), config, seed)
+    ngram = {n: NGramLM(n).fit(train_words, vocab).perplexity(test_words) for n in config.orders}
+    model, _ = train_lm(train, len(words), config.lm, seed)
     scored = stream_logprobs(model, test, n_streams=16, steps=200)
     truth = source.logprobs(test)
     return AgreementResult(perplexity_of(truth), ngram, perplexity_of(scored),
@@ -84,6 +104,24 @@ def ptb_ids() -> tuple[Vocabulary, list[np.ndarray]]:
     splits = [load_ptb(s) for s in ("train", "valid", "test")]
     vocab = Vocabulary.build(splits[0], specials=())
     return vocab, [vocab.encode(s) for s in splits]
+
+
+@functools.lru_cache(maxsize=1)
+def ptb_kn5() -> NGramLM:
+    """Interpolated modified Kneser-Ney 5-gram model of the PTB training text (fitted once per process)."""
+    return NGramLM(5).fit(load_ptb("train"))
+
+
+@dataclass(frozen=True)
+class PTBConfig:
+    """A recurrent LM trained on PTB, and how many validation tokens fit its interpolation weight (all: None).
+
+    The default is the chapter's budget run: one LSTM layer of 128 units with
+    a class-factored softmax, 250 windows of 35 steps of 32 streams.
+    """
+
+    lm: LMConfig = LMConfig(softmax="class", max_windows=250)
+    valid_tokens: int | None = 20_000
 
 
 @dataclass
@@ -98,17 +136,19 @@ class PTBResult:
     model: RNNLM | None = field(default=None, repr=False)
 
 
-def ptb_rnn_experiment(config: LMConfig, seed: int, kn5: NGramLM, vocab: Vocabulary, ids: list[np.ndarray],
-                       valid_tokens: int | None = None) -> PTBResult:
+def ptb_rnn_experiment(config: PTBConfig, seed: int, kn5: NGramLM, vocab: Vocabulary,
+                       ids: list[np.ndarray]) -> PTBResult:
     """Train an RNN LM on PTB, score valid and test, and interpolate it with ``kn5``.
 
-    The interpolation weight is fitted by EM on (the first ``valid_tokens``
-    of) the validation text; the test perplexities are all on the same tokens.
+    ``vocab`` and ``ids`` are those of :func:`ptb_ids`. The interpolation
+    weight is fitted by EM on (the first ``config.valid_tokens`` of) the
+    validation text; the test perplexities are all on the same tokens.
     """
     start = time.process_time()
-    model, _ = train_lm(ids[0], len(vocab), config, seed)
+    lm_config = config.lm
+    model, _ = train_lm(ids[0], len(vocab), lm_config, seed)
     eos = vocab.index[EOS]
-    valid = ids[1] if valid_tokens is None else ids[1][:valid_tokens]
+    valid = ids[1] if config.valid_tokens is None else ids[1][: config.valid_tokens]
     scores = {}
     for name, stream in (("valid", valid), ("test", ids[2])):
         rnn = stream_logprobs(model, np.concatenate([[eos], stream]), n_streams=32, steps=100)
@@ -116,10 +156,17 @@ def ptb_rnn_experiment(config: LMConfig, seed: int, kn5: NGramLM, vocab: Vocabul
         scores[name] = (rnn, kn5.logprobs(words)[: rnn.size])
     weight = fit_interpolation_weight(*scores["valid"])
     rnn_test, kn_test = scores["test"]
-    trained = config.n_streams * config.steps * (config.max_windows or 0) or ids[0].size * config.epochs
+    trained = lm_config.n_streams * lm_config.steps * (lm_config.max_windows or 0) or ids[0].size * lm_config.epochs
     return PTBResult(perplexity_of(scores["valid"][0]), perplexity_of(rnn_test), perplexity_of(kn_test),
                      perplexity_of(interpolate_logprobs(rnn_test, kn_test, weight)), weight, trained,
                      time.process_time() - start, model)
+
+
+def ptb_run(config: PTBConfig, seed: int) -> dict:
+    """:func:`ptb_rnn_experiment` against :func:`ptb_kn5`, as a record of plain values (no model)."""
+    vocab, ids = ptb_ids()
+    result = ptb_rnn_experiment(config, seed, ptb_kn5(), vocab, ids)
+    return {f.name: getattr(result, f.name) for f in fields(result) if f.name != "model"}
 
 
 @dataclass
@@ -134,7 +181,17 @@ class WordCharResult:
     char_seconds: float
 
 
-def word_vs_char(word_config: LMConfig, char_config: LMConfig, seed: int, min_count: int = 2) -> WordCharResult:
+@dataclass(frozen=True)
+class WordCharConfig:
+    """The word-level and character-level LMs of :func:`word_vs_char`; words seen fewer than ``min_count``
+    times in training are ``<unk>``."""
+
+    word: LMConfig = LMConfig(embed_size=64, hidden_size=64, softmax="class", n_streams=16)
+    char: LMConfig = LMConfig(embed_size=32, hidden_size=64, n_streams=32, steps=50)
+    min_count: int = 2
+
+
+def word_vs_char(config: WordCharConfig, seed: int) -> WordCharResult:
     """The Python documentation text modelled word by word and character by character, in bits per character.
 
     The text is the token sequence joined by single spaces, so a word
@@ -147,9 +204,9 @@ def word_vs_char(word_config: LMConfig, char_config: LMConfig, seed: int, min_co
     cut = int(0.9 * len(tokens))
     train, test = tokens[:cut], tokens[cut:]
     start = time.process_time()
-    vocab = Vocabulary.build(train, min_count=min_count)
+    vocab = Vocabulary.build(train, min_count=config.min_count)
     train_ids, test_ids = vocab.encode(train), vocab.encode(test)
-    model, _ = train_lm(train_ids, len(vocab), word_config, seed)
+    model, _ = train_lm(train_ids, len(vocab), config.word, seed)
     word_lp = stream_logprobs(model, np.concatenate([train_ids[-1:], test_ids]), n_streams=8, steps=100)
     scored = test[: word_lp.size]
     chars = sum(len(w) + 1 for w in scored)  # each word and the space after it
@@ -161,7 +218,7 @@ def word_vs_char(word_config: LMConfig, char_config: LMConfig, seed: int, min_co
     start = time.process_time()
     text_train, text_test = " ".join(train), " ".join(test)
     char_vocab = Vocabulary.build(text_train)
-    char_model, _ = train_lm(char_vocab.encode(text_train), len(char_vocab), char_config, seed)
+    char_model, _ = train_lm(char_vocab.encode(text_train), len(char_vocab), config.char, seed)
     char_lp = stream_logprobs(char_model, char_vocab.encode(text_test), n_streams=16, steps=200)
     return WordCharResult((word_bits + spelling) / chars, word_bits / chars, -float(np.mean(char_lp)) / math.log(2),
                           len(vocab), len(char_vocab), float(np.mean(test_ids == vocab.index[vocab.unk])),
@@ -193,17 +250,28 @@ class ReviewResult:
     rnn_seconds: float = 0.0
 
 
-def movie_review_cv(folds: int = 10, rnn_folds: int = 10, embed_size: int = 50, hidden_size: int = 50,
-                    epochs: int = 2, seed: int = 0, dtype: str = "float32") -> ReviewResult:
-    """10-fold cross-validated accuracy of binarised MNB (unigrams, uni+bigrams) and a GRU classifier.
+@dataclass(frozen=True)
+class ReviewConfig:
+    """Cross-validation on the movie reviews: ``folds`` folds for Naive Bayes, the first ``rnn_folds`` of
+    them for the GRU classifier (a budget cut when smaller than ``folds``), and the GRU's size and passes."""
 
-    The GRU runs on the first ``rnn_folds`` folds only (a budget cut when
-    smaller than ``folds``); its vocabulary is the training folds' words seen
-    at least twice.
+    folds: int = 10
+    rnn_folds: int = 2
+    embed_size: int = 50
+    hidden_size: int = 50
+    epochs: int = 2
+    dtype: str = "float32"
+
+
+def movie_review_cv(config: ReviewConfig, seed: int) -> ReviewResult:
+    """Cross-validated accuracy of binarised MNB (unigrams, uni+bigrams) and a GRU classifier, per fold.
+
+    ``seed`` draws the folds and initialises the GRU; its vocabulary is the
+    training folds' words seen at least twice.
     """
     texts, labels = load_movie_reviews()
     tokens = [tokenize(t) for t in texts]
-    splits = kfold_indices(len(tokens), folds, seed=seed)
+    splits = kfold_indices(len(tokens), config.folds, seed=seed)
     result = ReviewResult()
     features = {n: [ngram_features(t, n) for t in tokens] for n in (1, 2)}
     for k, test in enumerate(splits):
@@ -211,12 +279,20 @@ def movie_review_cv(folds: int = 10, rnn_folds: int = 10, embed_size: int = 50, 
         for n, record in ((1, result.nb_unigram), (2, result.nb_bigram)):
             nb = MultinomialNB().fit([features[n][i] for i in train], labels[train])
             record.append(float(np.mean(nb.predict([features[n][i] for i in test]) == labels[test])))
-        if k < rnn_folds:
+        if k < config.rnn_folds:
             start = time.process_time()
             vocab = Vocabulary.build([w for i in train for w in tokens[i]], min_count=2)
             seqs = [vocab.encode(t) for t in tokens]
-            model = SequenceClassifier(len(vocab), embed_size, hidden_size, seed=seed + k, dtype=dtype)
-            fit_classifier(model, [seqs[i] for i in train], labels[train], epochs=epochs, seed=seed + k)
+            model = SequenceClassifier(len(vocab), config.embed_size, config.hidden_size, seed=seed + k,
+                                       dtype=config.dtype)
+            fit_classifier(model, [seqs[i] for i in train], labels[train], epochs=config.epochs, seed=seed + k)
             result.rnn.append(float(np.mean(predict_classes(model, [seqs[i] for i in test]) == labels[test])))
             result.rnn_seconds += time.process_time() - start
     return result
+
+
+def movie_review_run(config: ReviewConfig, seed: int) -> dict:
+    """:func:`movie_review_cv` as a record: the per-fold accuracies and, under ``mean``, their means."""
+    record = asdict(movie_review_cv(config, seed))
+    folds = {name: values for name, values in record.items() if isinstance(values, list) and values}
+    return {**record, "mean": {name: float(np.mean(values)) for name, values in folds.items()}}
