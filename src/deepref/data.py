@@ -72,7 +72,9 @@ def take(a, indices):
     return xp.take(a, xp.asarray(np.asarray(indices, dtype=np.int64)), axis=0)
 
 
-def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int | None = 0):
+def split_indices(
+    n: int, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int | None = 0
+):
     """Shuffled, disjoint train / validation / test index arrays covering ``range(n)``.
 
     The validation and test sets get ``round(fraction * n)`` examples each
@@ -84,14 +86,16 @@ def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
     """
     check_in_range("val_fraction", val_fraction, 0.0, 1.0)
     check_in_range("test_fraction", test_fraction, 0.0, 1.0)
-    sizes = [max(round(f * n), 1) if f > 0 else 0 for f in (val_fraction, test_fraction)]
-    n_train = n - sum(sizes)
+    fractions = (val_fraction, test_fraction)
+    n_val, n_test = [max(round(f * n), 1) if f > 0 else 0 for f in fractions]
+    n_train = n - n_val - n_test
     if n_train < 1:
         raise ValueError(
-            f"val_fraction={val_fraction} and test_fraction={test_fraction} leave no training examples out of {n}"
+            f"val_fraction={val_fraction} and test_fraction={test_fraction} "
+            f"leave no training examples out of {n}"
         )
     order = np.random.default_rng(seed).permutation(n)
-    return order[:n_train], order[n_train : n_train + sizes[0]], order[n_train + sizes[0] :]
+    return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
 
 
 def train_val_test_split(x, y, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int | None = 0):
@@ -115,7 +119,9 @@ def train_val_test_split(x, y, val_fraction: float = 0.2, test_fraction: float =
     return tuple((take(x, idx), take(y, idx)) for idx in parts)
 
 
-def kfold_indices(n: int, n_splits: int = 5, shuffle: bool = False, seed: int | None = None):
+def kfold_indices(
+    n: int, n_splits: int = 5, shuffle: bool = False, seed: int | None = None
+):
     """``(train, validation)`` index pairs of k-fold cross-validation over ``range(n)``.
 
     The folds are those of ``sklearn.model_selection.KFold(n_splits, shuffle=shuffle,
@@ -131,7 +137,9 @@ def kfold_indices(n: int, n_splits: int = 5, shuffle: bool = False, seed: int | 
     if not isinstance(n_splits, int) or n_splits < 2:
         raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}")
     if n_splits > n:
-        raise ValueError(f"cannot make n_splits={n_splits} folds out of only {n} examples")
+        raise ValueError(
+            f"cannot make n_splits={n_splits} folds out of only {n} examples"
+        )
     indices = np.arange(n, dtype=np.int64)
     if shuffle:
         np.random.RandomState(seed).shuffle(indices)
@@ -142,7 +150,8 @@ def kfold_indices(n: int, n_splits: int = 5, shuffle: bool = False, seed: int | 
     for start, stop in zip(bounds[:-1], bounds[1:]):
         in_val = np.zeros(n, dtype=bool)
         in_val[indices[start:stop]] = True
-        folds.append((np.flatnonzero(~in_val).astype(np.int64), np.flatnonzero(in_val).astype(np.int64)))
+        train = np.flatnonzero(~in_val).astype(np.int64)
+        folds.append((train, np.flatnonzero(in_val).astype(np.int64)))
     return folds
 
 
@@ -196,7 +205,9 @@ class Standardizer:
         return z * self.scale + self.mean
 
 
-def affine_warp(images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+def affine_warp(
+    images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray
+) -> np.ndarray:
     """Rotate each image about its centre, then shift it, with bilinear interpolation (host NumPy).
 
     Output pixel ``p`` reads the input at ``R(-angle) (p - c - shift) + c``; pixels
@@ -223,7 +234,9 @@ def affine_warp(images: np.ndarray, angles_deg: np.ndarray, shifts: np.ndarray) 
 
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3 or min(images.shape[1:]) < 2:
-        raise ValueError(f"images must be 3-D (N, H, W) with H, W >= 2, got shape {images.shape}")
+        raise ValueError(
+            f"images must be 3-D (N, H, W) with H, W >= 2, got shape {images.shape}"
+        )
     n, h, w = images.shape
     theta = warp_matrices(angles_deg, shifts, h, w)
     grid = affine_grid(theta, (n, 1, h, w), align_corners=True)

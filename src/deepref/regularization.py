@@ -142,7 +142,10 @@ class Penalized:
             strength, ratio = self.strength, self.l1_ratio
         for p in self.penalized:
             if p.grad is None:
-                raise ValueError(f"parameter of shape {p.shape} has no gradient: run the backward pass before step()")
+                raise ValueError(
+                    f"parameter of shape {p.shape} has no gradient: "
+                    "run the backward pass before step()"
+                )
             p.grad = p.grad + elastic_net_gradient(p.data, strength, ratio)
         self.optimizer.step()
         if self.proximal:

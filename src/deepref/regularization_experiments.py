@@ -86,12 +86,22 @@ def memorisation_run(config: MemorisationConfig, seed: int) -> dict:
     (x_train, y_train), _, (x_test, y_test) = standardized_digits()
     x, y = x_train[:config.n_train, ...], y_train[:config.n_train]
     if config.labels == "random":
-        y = asarray(np.random.default_rng(config.label_seed).integers(0, 10, config.n_train))
-    model = nn.Sequential(nn.Linear(64, config.hidden, init="he_uniform", seed=seed), nn.ReLU(),
-                          nn.Linear(config.hidden, 10, init="he_uniform", seed=seed + 1))
+        rng = np.random.default_rng(config.label_seed)
+        y = asarray(rng.integers(0, 10, config.n_train))
+    model = nn.Sequential(
+        nn.Linear(64, config.hidden, init="he_uniform", seed=seed),
+        nn.ReLU(),
+        nn.Linear(config.hidden, 10, init="he_uniform", seed=seed + 1),
+    )
     loss = nn.SoftmaxCrossEntropy()
-    history = fit(model, loss, Adam(model.parameters(), lr=config.lr), x, y, epochs=config.max_epochs,
-                  batch_size=config.batch_size, seed=seed, callbacks=[StopWhenMemorised(x, y)])
+    optimizer = Adam(model.parameters(), lr=config.lr)
+    history = fit(model, loss, optimizer, x, y, epochs=config.max_epochs,
+                  batch_size=config.batch_size, seed=seed,
+                  callbacks=[StopWhenMemorised(x, y)])
     train_accuracy = evaluate(model, loss, x, y)["accuracy"]
-    return {"epochs": history.epochs, "train_accuracy": train_accuracy,
-            "test_accuracy": evaluate(model, loss, x_test, y_test)["accuracy"], "memorised": train_accuracy == 1.0}
+    return {
+        "epochs": history.epochs,
+        "train_accuracy": train_accuracy,
+        "test_accuracy": evaluate(model, loss, x_test, y_test)["accuracy"],
+        "memorised": train_accuracy == 1.0,
+    }

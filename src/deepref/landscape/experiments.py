@@ -61,9 +61,16 @@ def width_spread_run(config: WidthSpreadConfig, seed: int) -> dict:
     check_count("width", config.width)
     check_positive("lr", config.lr)
     train, test = pooled_digits(config.n_train)
-    model = nn.Sequential(nn.Linear(16, config.width, seed=seed, dtype="float32"), nn.ReLU(),
-                          nn.Linear(config.width, 10, seed=seed + 1000, dtype="float32"))
+    model = nn.Sequential(
+        nn.Linear(16, config.width, seed=seed, dtype="float32"),
+        nn.ReLU(),
+        nn.Linear(config.width, 10, seed=seed + 1000, dtype="float32"),
+    )
     loss = nn.SoftmaxCrossEntropy()
-    fit(model, loss, Adam(model.parameters(), lr=config.lr), *train, epochs=config.steps,
-        batch_size=config.n_train, shuffle=False)
-    return {"train_loss": evaluate(model, loss, *train)["loss"], "test_loss": evaluate(model, loss, *test)["loss"]}
+    optimizer = Adam(model.parameters(), lr=config.lr)
+    fit(model, loss, optimizer, *train, epochs=config.steps, batch_size=config.n_train,
+        shuffle=False)
+    return {
+        "train_loss": evaluate(model, loss, *train)["loss"],
+        "test_loss": evaluate(model, loss, *test)["loss"],
+    }

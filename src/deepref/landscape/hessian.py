@@ -69,7 +69,9 @@ def finite_difference_step(theta, v) -> float:
     return eps ** (1.0 / 3.0) * (1.0 + _norm(theta)) / _norm(v)
 
 
-def hessian_vector_product(model, loss_fn, x, y, v, step: float | None = None, weight_decay: float = 0.0):
+def hessian_vector_product(
+    model, loss_fn, x, y, v, step: float | None = None, weight_decay: float = 0.0
+):
     """:math:`H v` for the loss of ``model`` on ``(x, y)``, by centered differences of gradients.
 
     .. math:: Hv \\approx \\frac{\\nabla L(\\theta + h v) - \\nabla L(\\theta - h v)}{2h}
@@ -150,7 +152,12 @@ def _tridiagonal(alphas: list[float], betas: list[float]) -> list[list[float]]:
 
 
 def lanczos(
-    matvec: Callable, dim: int, num_steps: int = 30, seed: int = 0, dtype=None, like=None
+    matvec: Callable,
+    dim: int,
+    num_steps: int = 30,
+    seed: int = 0,
+    dtype=None,
+    like=None,
 ) -> LanczosResult:
     """Eigenvalue estimates of a symmetric operator from ``num_steps`` products, by Lanczos iteration.
 
@@ -237,7 +244,9 @@ class CriticalPoint(NamedTuple):
     eigenvalues: list[float]
 
 
-def classify_critical_point(hessian, rtol: float = 1e-6, atol: float = 1e-12) -> CriticalPoint:
+def classify_critical_point(
+    hessian, rtol: float = 1e-6, atol: float = 1e-12
+) -> CriticalPoint:
     """Second-order test at a critical point from its Hessian (or the Hessian's eigenvalues).
 
     An eigenvalue counts as zero when ``|lambda| <= max(rtol * max|lambda|, atol)``.
@@ -367,19 +376,26 @@ def find_critical_point(
     xp = get_namespace(theta)
     loss, grad = _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay)
     if not (math.isfinite(loss) and math.isfinite(_norm(grad))):
-        raise ValueError(f"the loss or its gradient is not finite at the start (loss {loss})")
+        raise ValueError(
+            f"the loss or its gradient is not finite at the start (loss {loss})"
+        )
     mu, iteration = float(damping), 0
     while iteration < max_iter and _norm(grad) > gtol:
         iteration += 1
-        eigenvalues, vectors = xp.linalg.eigh(full_hessian(model, loss_fn, x, y, weight_decay))
+        hessian = full_hessian(model, loss_fn, x, y, weight_decay)
+        eigenvalues, vectors = xp.linalg.eigh(hessian)
         coefficients = grad @ vectors
-        scale = float(xp.max(eigenvalues * eigenvalues))
+        squares = eigenvalues * eigenvalues
+        scale = float(xp.max(squares))
         for _ in range(int(max_trials)):
-            step = -(vectors @ (eigenvalues * coefficients / (eigenvalues * eigenvalues + mu * scale)))
+            step = -(vectors @ (eigenvalues * coefficients / (squares + mu * scale)))
             vector_to_parameters(theta + step, model)
-            trial_loss, trial_grad = _penalised_loss_and_gradient(model, loss_fn, x, y, weight_decay)
+            trial_loss, trial_grad = _penalised_loss_and_gradient(
+                model, loss_fn, x, y, weight_decay
+            )
             if math.isfinite(trial_loss) and _norm(trial_grad) < _norm(grad):
-                theta, loss, grad, mu = theta + step, trial_loss, trial_grad, max(mu / 10.0, 1e-16)
+                theta, loss, grad = theta + step, trial_loss, trial_grad
+                mu = max(mu / 10.0, 1e-16)
                 break
             mu *= 10.0
         else:

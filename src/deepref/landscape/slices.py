@@ -88,7 +88,8 @@ def interpolate(model, loss_fn, x, y, theta_a, theta_b, alphas):
     """
     _check_vector("theta_a", theta_a, model)
     _check_vector("theta_b", theta_b, model)
-    return _evaluate(model, loss_fn, x, y, [(1.0 - float(a)) * theta_a + float(a) * theta_b for a in alphas])
+    points = [(1.0 - float(a)) * theta_a + float(a) * theta_b for a in alphas]
+    return _evaluate(model, loss_fn, x, y, points)
 
 
 def filter_normalize(direction, model):
@@ -119,7 +120,8 @@ def filter_normalize(direction, model):
     _check_direction("direction", direction, direction.shape[0])
     xp = get_namespace(direction)
     pieces = []
-    for d, param in zip(split_vector(direction, model), model.parameters(), strict=True):
+    blocks = split_vector(direction, model)
+    for d, param in zip(blocks, model.parameters(), strict=True):
         theta = param.data
         if d.ndim == 1:
             pieces.append(xp.zeros_like(d))
@@ -129,7 +131,8 @@ def filter_normalize(direction, model):
         theta_norm = xp.sqrt(xp.sum(theta * theta, axis=axes, keepdims=True))
         pieces.append(d * theta_norm / (d_norm + FILTER_EPS))
     normalized = flatten_arrays(pieces)
-    _check_direction("the filter-normalised direction (all weights zero?)", normalized, normalized.shape[0])
+    what = "the filter-normalised direction (all weights zero?)"
+    _check_direction(what, normalized, normalized.shape[0])
     return normalized
 
 

@@ -30,7 +30,12 @@ class DropoutCache(NamedTuple):
 
 
 def dropout_mask(
-    shape, p: float, rng: Generator | int | None = None, inverted: bool = True, dtype=None, like=None
+    shape,
+    p: float,
+    rng: Generator | int | None = None,
+    inverted: bool = True,
+    dtype=None,
+    like=None,
 ):
     """Random keep-mask for dropout probability ``p``.
 
@@ -113,7 +118,9 @@ class Dropout(Module):
 
     def forward(self, x):
         if self.training:
-            mask = dropout_mask(x.shape, self.p, self.rng, self.inverted, dtype=x.dtype, like=x)
+            mask = dropout_mask(
+                x.shape, self.p, self.rng, self.inverted, dtype=x.dtype, like=x
+            )
             out, self._cache = dropout_forward(x, mask)
             return out
         self._cache = None

@@ -30,7 +30,9 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     ``fan_out = out_channels * prod(kernel)``.
     """
     if len(shape) < 2:
-        raise ValueError(f"fans need a weight of at least 2 dimensions, got shape {tuple(shape)}")
+        raise ValueError(
+            f"fans need a weight of at least 2 dimensions, got shape {tuple(shape)}"
+        )
     if len(shape) == 2:
         return int(shape[0]), int(shape[1])
     receptive = math.prod(shape[2:])

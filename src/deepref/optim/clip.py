@@ -74,12 +74,15 @@ def clip_grad_norm(params, max_norm: float) -> float:
     params = list(params)
     norm = global_grad_norm(params)
     if not math.isfinite(norm):
-        raise FloatingPointError(f"gradient norm is {norm}: the backward pass produced NaN or inf")
+        raise FloatingPointError(
+            f"gradient norm is {norm}: the backward pass produced NaN or inf"
+        )
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for p in params:
             if p.grad is not None:
-                p.grad = p.grad * scale  # a new array: the backward pass may share it with others
+                # a new array: the backward pass may share the old one with others
+                p.grad = p.grad * scale
     return norm
 
 

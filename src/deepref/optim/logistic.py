@@ -90,7 +90,8 @@ class LogisticRegressionProblem:
         x1 = self._with_ones()
         p = self.predict_proba(theta)
         curvature = p * (1.0 - p) / self.x.shape[0]
-        penalty = xp.concat([xp.full((self.dim - 1,), self.l2, dtype=theta.dtype), xp.zeros(1, dtype=theta.dtype)])
+        weights = xp.full((self.dim - 1,), self.l2, dtype=theta.dtype)
+        penalty = xp.concat([weights, xp.zeros(1, dtype=theta.dtype)])
         return x1.T @ (curvature[:, None] * x1) + _diag(xp, penalty)
 
     def predict_proba(self, theta, x=None):

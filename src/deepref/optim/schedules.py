@@ -159,8 +159,10 @@ class CosineWithWarmup(LRSchedule):
         base_lr = self.base_lr if base_lr is None else base_lr
         if epoch < self.warmup_epochs:
             return base_lr * (epoch + 1) / self.warmup_epochs
-        progress = min(1.0, (epoch - self.warmup_epochs) / (self.total_epochs - self.warmup_epochs))
-        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        decay_epochs = self.total_epochs - self.warmup_epochs
+        progress = min(1.0, (epoch - self.warmup_epochs) / decay_epochs)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_lr + (base_lr - self.min_lr) * cosine
 
 
 class ReduceLROnPlateau:
@@ -217,7 +219,10 @@ class ReduceLROnPlateau:
     def step(self, metric: float | None = None) -> None:
         """Record the epoch's ``metric`` and reduce the learning rate after a plateau."""
         if metric is None:
-            raise ValueError("ReduceLROnPlateau.step needs the monitored metric, e.g. step(val_loss)")
+            raise ValueError(
+                "ReduceLROnPlateau.step needs the monitored metric, "
+                "e.g. step(val_loss)"
+            )
         metric = float(metric)
         self.epoch += 1
         if self.is_better(metric, self.best):

@@ -115,17 +115,25 @@ def train_adding(config: AddingConfig, seed: int = 0):
         last_stage = stage == len(config.curriculum) - 1
         for start in range(0, steps, config.chunk):
             per_length = batch * config.chunk // len(lengths)
-            sets = [adding_problem(per_length, length, seed=1000 * stage + start + length + seed, dtype="float32")
-                    for length in lengths]
+            seed_base = 1000 * stage + start + seed
+            sets = [
+                adding_problem(per_length, n, seed=seed_base + n, dtype="float32")
+                for n in lengths
+            ]
             for step in range(config.chunk):
                 if last_stage:
-                    optimizer.lr = config.lr * (config.final_lr / config.lr) ** ((start + step) / steps)
+                    decay = (config.final_lr / config.lr) ** ((start + step) / steps)
+                    optimizer.lr = config.lr * decay
                 x, y = sets[step % len(lengths)]
-                rows = slice(batch * (step // len(lengths)), batch * (step // len(lengths) + 1))
-                fit(model, nn.MSELoss(), optimizer, x[rows, ...], y[rows, ...], epochs=1, batch_size=batch,
-                    clip_norm=config.clip_norm, shuffle=False)
+                row = batch * (step // len(lengths))
+                rows = slice(row, row + batch)
+                fit(model, nn.MSELoss(), optimizer, x[rows, ...], y[rows, ...],
+                    epochs=1, batch_size=batch, clip_norm=config.clip_norm,
+                    shuffle=False)
             done += config.chunk
-            curve.append((done, lengths, {n: evaluate(model, nn.MSELoss(), *t)["loss"] for n, t in tests.items()}))
+            loss = nn.MSELoss()
+            mse = {n: evaluate(model, loss, *xy)["loss"] for n, xy in tests.items()}
+            curve.append((done, lengths, mse))
     return model, curve
 
 
