@@ -12,7 +12,9 @@ Conventions for every ``benchmarks/bench_*.py`` module (``run.py`` imports them)
 * timing is :func:`measure`'s business: both callables run alternately in
   rounds, with the same thread count (1) and dtype, and the result is the
   median and minimum over rounds of the ratio ``deepref time / peer time``
-  (lower is better; 1 means as fast as the peer);
+  (lower is better; 1 means as fast as the peer); on the CPU the time is the
+  process's CPU time, which other programs sharing the cores do not inflate
+  (with one thread it equals the working time), on a GPU the wall time;
 * a memory-bound case gives ``bytes_moved`` per call (the bytes its arrays
   must at least be read and written), reported as achieved bandwidth and as a
   fraction of the measured copy bandwidth (:func:`copy_bandwidth`).
@@ -39,6 +41,7 @@ class Context:
     device: str  # the peer's device: "cpu" or "cuda"
     quick: bool = False  # smaller problems and fewer rounds (a smoke test)
     sync: Callable[[], None] = lambda: None  # waits for queued GPU work (both libraries)
+    clock: Callable[[], float] = time.process_time  # CPU time; wall time (perf_counter) on a GPU
 
 
 @dataclass
@@ -86,13 +89,13 @@ class Result:
         return {**asdict(self), "status": self.status}
 
 
-def _time(fn: Callable, number: int, sync: Callable) -> float:
+def _time(fn: Callable, number: int, sync: Callable, clock: Callable = time.process_time) -> float:
     sync()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(number):
         fn()
     sync()
-    return (time.perf_counter() - start) / number
+    return (clock() - start) / number
 
 
 def measure(case: Case, ctx: Context, copy_gbs: float | None) -> Result:
@@ -100,17 +103,17 @@ def measure(case: Case, ctx: Context, copy_gbs: float | None) -> Result:
     ours, theirs, error = case.setup()
     err = float(error(ours(), theirs()))
     ctx.sync()
-    once = max(_time(ours, 1, ctx.sync), _time(theirs, 1, ctx.sync), 1e-6)
+    once = max(_time(ours, 1, ctx.sync, ctx.clock), _time(theirs, 1, ctx.sync, ctx.clock), 1e-6)
     number = max(1, int((0.01 if ctx.quick else 0.04) / once))
     rounds = 3 if ctx.quick else 9
     pairs = []
     for r in range(rounds):
         if r % 2:
-            t_theirs = _time(theirs, number, ctx.sync)
-            t_ours = _time(ours, number, ctx.sync)
+            t_theirs = _time(theirs, number, ctx.sync, ctx.clock)
+            t_ours = _time(ours, number, ctx.sync, ctx.clock)
         else:
-            t_ours = _time(ours, number, ctx.sync)
-            t_theirs = _time(theirs, number, ctx.sync)
+            t_ours = _time(ours, number, ctx.sync, ctx.clock)
+            t_theirs = _time(theirs, number, ctx.sync, ctx.clock)
         pairs.append((t_ours, t_theirs))
     ratios = [a / b for a, b in pairs]
     ours_s = statistics.median(a for a, _ in pairs)
@@ -127,7 +130,8 @@ def measure(case: Case, ctx: Context, copy_gbs: float | None) -> Result:
     return result
 
 
-def copy_bandwidth(xp=np, nbytes: int = 1 << 27, sync: Callable = lambda: None) -> float:
+def copy_bandwidth(xp=np, nbytes: int = 1 << 27, sync: Callable = lambda: None,
+                   clock: Callable = time.process_time) -> float:
     """Single-thread copy bandwidth in GB/s (bytes read plus bytes written, best of several copies)."""
     src = xp.ones(nbytes // 8)
     dst = xp.empty_like(src)
@@ -136,7 +140,7 @@ def copy_bandwidth(xp=np, nbytes: int = 1 << 27, sync: Callable = lambda: None) 
     def copy():
         dst[...] = src
 
-    best = min(_time(copy, 1, sync) for _ in range(7))
+    best = min(_time(copy, 1, sync, clock) for _ in range(7))
     return 2 * nbytes / best / 1e9
 
 

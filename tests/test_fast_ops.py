@@ -28,6 +28,38 @@ def test_scatter_add_sums_repeated_indices_exactly(columns, dtype, rng):
     np.testing.assert_array_equal(to_numpy(base), base_host.astype(dtype))  # base untouched
 
 
+def test_scatter_add_wide_rows_equal_add_at_bitwise_for_any_layout(rng):
+    """Rows wider than the bincount limit go through one flat ``np.add.at``: the same sums."""
+    base_host = np.asfortranarray(rng.normal(size=(6, 30)))
+    index_host = rng.integers(0, 6, size=80)
+    values_host = rng.normal(size=(80, 30)).astype(np.float32)
+    expected = base_host.astype(np.float32)
+    np.add.at(expected, index_host, values_host)
+    base = base_host.astype(np.float32, order="F")  # NumPy arrays: the NumPy path on any backend
+    out = backend.scatter_add(base, index_host, values_host)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(base, base_host.astype(np.float32))  # base untouched
+
+
+@pytest.mark.parametrize("columns", [(), (3,), (40,)])
+def test_segment_sum_equals_scatter_add_into_zeros(columns, rng):
+    index_host = rng.integers(0, 9, size=60)
+    values_host = rng.normal(size=(60, *columns))
+    expected = np.zeros((9, *columns))
+    np.add.at(expected, index_host, values_host)
+    out = backend.segment_sum(asarray(index_host), asarray(values_host), 9)
+    assert tuple(out.shape) == (9, *columns)
+    np.testing.assert_allclose(to_numpy(out), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_segment_sum_rejects_bad_rows_and_shapes():
+    index, values = asarray(np.array([0, 2])), asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="rows must be a non-negative integer"):
+        backend.segment_sum(index, values, 2.5)
+    with pytest.raises(ValueError, match="segment_sum expects index of shape"):
+        backend.segment_sum(index, asarray(np.ones((3, 3))), 4)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_cross_entropy_matches_log_softmax_and_backward_is_repeatable(dtype, rng):
     z_host = 5.0 * rng.normal(size=(6, 9))

@@ -193,7 +193,7 @@ def test_update_is_in_place_and_chunks_agree_with_one_block(name, rng, monkeypat
     start = rng.normal(size=(3, 5000))
     grads = [rng.normal(size=(3, 5000)) for _ in range(3)]
     results = []
-    for chunk in (inplace.CHUNK_BYTES, 8 * 15000 * 2):
+    for chunk in (8 * 4096, 8 * 15000 * 2):  # four chunks, the last one partial; one chunk
         monkeypatch.setattr(inplace, "CHUNK_BYTES", chunk)
         p = nn.Parameter(asarray(start.copy()))
         data = p.data

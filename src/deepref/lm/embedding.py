@@ -9,14 +9,15 @@ gather. The backward pass of the gather is a scatter-add: with
 
 so a word that occurs several times in a batch receives the sum of its
 gradients (repeated indices must add up, never overwrite: this is why
-:func:`deepref.backend.scatter_add` exists).
+:func:`deepref.backend.segment_sum` and :func:`~deepref.backend.scatter_add`
+exist).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import get_namespace, scatter_add
+from ..backend import get_namespace, segment_sum
 from ..nn.init import as_generator, uniform
 from ..nn.module import Module, Parameter
 from ..validation import check_ndim, check_positive
@@ -63,16 +64,18 @@ def embedding_forward(ids, weight):
 
 
 def embedding_backward(dout, cache: EmbeddingCache):
-    """Gradient of :func:`embedding_forward` for ``weight``: ``(V, D)``, repeated ids summed.
+    """Gradient of :func:`embedding_forward` for ``weight``, repeated ids summed.
 
-    ``dout`` has shape ``S + (D,)``; the ids get no gradient.
+    ``dout`` has shape ``S + (D,)``; the result is ``(V, D)``; the ids get no
+    gradient.
     """
     xp = get_namespace(dout)
     if tuple(dout.shape[:-1]) != cache.shape:
-        raise ValueError(f"dout must have shape {cache.shape} + (D,), got {tuple(dout.shape)}")
-    width = dout.shape[-1]
-    rows = xp.reshape(dout, (-1, width))
-    return scatter_add(xp.zeros((cache.vocab_size, width), dtype=dout.dtype), cache.ids, rows)
+        raise ValueError(
+            f"dout must have shape {cache.shape} + (D,), got {tuple(dout.shape)}"
+        )
+    rows = xp.reshape(dout, (-1, dout.shape[-1]))
+    return segment_sum(cache.ids, rows, cache.vocab_size)
 
 
 class Embedding(Module):

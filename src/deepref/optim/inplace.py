@@ -11,8 +11,8 @@ and written once. Two things fix it without changing a single rounding:
   ``xp.sqrt(v, out=s)`` where the library has ``out=``, NumPy and CuPy);
 * on NumPy, :func:`run_chunked` applies the chain to consecutive slices of
   about :data:`CHUNK_BYTES` of every array, so the intermediate passes run
-  on data that is still in the CPU's cache and only the inputs and outputs
-  travel to and from main memory.
+  on data that is still in the CPU's cache (L3 at this size) and only the
+  inputs and outputs travel to and from main memory.
 
 Other backends (array-api-strict, CuPy) get the same chain on the whole
 arrays, with scratch arrays allocated per call.
@@ -27,10 +27,15 @@ import numpy as np
 
 from ..backend import get_namespace
 
-CHUNK_BYTES = 1 << 17
-"""Bytes per array in one chunk (128 KiB: a kernel's six arrays fit a 1 MiB L2 cache).
+CHUNK_BYTES = 1 << 20
+"""Bytes per array in one chunk (1 MiB: a kernel's six arrays, 6 MiB, stay in a shared L3 cache).
 
-Smaller chunks pay more Python overhead per element, larger ones spill the cache."""
+Smaller chunks pay more Python overhead per element (about 5 microseconds a
+chunk), larger ones spill the cache. Measured on a 2-core AMD EPYC (1 MiB L2
+per core, 32 MiB L3), one thread, 10M float32 parameters: SGD with momentum
+steps in 6.0 ms of CPU time with 1 MiB chunks, 8.8 ms with 128 KiB chunks
+(which would fit L2) and 6.0 ms with 4 MiB chunks; Adam in 16.6, 19.6 and
+17.6 ms."""
 
 
 def has_out(x) -> bool:

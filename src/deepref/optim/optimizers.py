@@ -239,20 +239,17 @@ def _sgd_kernel(w, g, buf, s, t, *, xp, lr, weight_decay, momentum, dampening, n
         else:
             buf *= momentum
             if dampening:
-                copy_into(s, g)
-                s *= 1.0 - dampening
+                into(s, xp.multiply, g, 1.0 - dampening)
                 buf += s
             else:
                 buf += g
         if nesterov:
-            copy_into(s, buf)
-            s *= momentum
+            into(s, xp.multiply, buf, momentum)
             s += g
             g = s
         else:
             g = buf
-    copy_into(s, g)
-    s *= lr
+    into(s, xp.multiply, g, lr)
     w -= s
 
 
@@ -278,11 +275,14 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
 
     def _update(self, w, g, state, group, step):
-        first = group["momentum"] and "momentum_buffer" not in state
-        buf = self._buffer(state, "momentum_buffer", w) if group["momentum"] else None
-        self._run(_sgd_kernel, dict(w=w, g=g, buf=buf), lr=group["lr"], weight_decay=group["weight_decay"],
-                  momentum=group["momentum"], dampening=group["dampening"], nesterov=group["nesterov"],
-                  first=first)
+        momentum = group["momentum"]
+        first = momentum and "momentum_buffer" not in state
+        buf = self._buffer(state, "momentum_buffer", w) if momentum else None
+        self._run(
+            _sgd_kernel, dict(w=w, g=g, buf=buf), lr=group["lr"],
+            weight_decay=group["weight_decay"], momentum=momentum,
+            dampening=group["dampening"], nesterov=group["nesterov"], first=first,
+        )
 
 
 def _adagrad_kernel(w, g, total, s, t, *, xp, lr, weight_decay, eps):
@@ -369,14 +369,17 @@ class RMSprop(Optimizer):
         check_positive("momentum", group["momentum"], allow_zero=True)
 
     def _update(self, w, g, state, group, step):
+        momentum = group["momentum"]
         arrays = dict(
             w=w, g=g,
             square_avg=self._buffer(state, "square_avg", w),
             grad_avg=self._buffer(state, "grad_avg", w) if group["centered"] else None,
-            buf=self._buffer(state, "momentum_buffer", w) if group["momentum"] else None,
+            buf=self._buffer(state, "momentum_buffer", w) if momentum else None,
         )
-        self._run(_rmsprop_kernel, arrays, lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-                  weight_decay=group["weight_decay"], momentum=group["momentum"])
+        self._run(
+            _rmsprop_kernel, arrays, lr=group["lr"], alpha=group["alpha"],
+            eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
+        )
 
 
 def _adam_kernel(w, g, m, v, v_max, s, t, *, xp, beta1, beta2, step_size, bias2_sqrt, eps, weight_decay):
@@ -428,15 +431,19 @@ class Adam(Optimizer):
         lr, weight_decay = group["lr"], group["weight_decay"]
         if self.decoupled_weight_decay and weight_decay:
             decay_weights(w, lr, weight_decay)
+        amsgrad = group["amsgrad"]
         arrays = dict(
             w=w, g=g,
             m=self._buffer(state, "exp_avg", w),
             v=self._buffer(state, "exp_avg_sq", w),
-            v_max=self._buffer(state, "max_exp_avg_sq", w) if group["amsgrad"] else None,
+            v_max=self._buffer(state, "max_exp_avg_sq", w) if amsgrad else None,
         )
-        self._run(_adam_kernel, arrays, beta1=beta1, beta2=beta2, step_size=lr / (1.0 - beta1**step),
-                  bias2_sqrt=math.sqrt(1.0 - beta2**step), eps=group["eps"],
-                  weight_decay=0.0 if self.decoupled_weight_decay else weight_decay)
+        l2 = 0.0 if self.decoupled_weight_decay else weight_decay
+        self._run(
+            _adam_kernel, arrays, beta1=beta1, beta2=beta2,
+            step_size=lr / (1.0 - beta1**step), bias2_sqrt=math.sqrt(1.0 - beta2**step),
+            eps=group["eps"], weight_decay=l2,
+        )
 
 
 class AdamW(Adam):

@@ -43,8 +43,7 @@ class AffineGridCache(NamedTuple):
 
 class GridSampleCache(NamedTuple):
     x_shape: tuple  # (N, C, H, W)
-    corner_index: object  # (4*N*P,) rows of the (N*H*W, C) image layout read by the corners, corner after corner
-    inside: tuple  # four (N*P, 1) masks, 1 where the corner lies in the image
+    corner_index: object  # (4*N*P,) rows of the padded image read by the corners, corner after corner
     frac: tuple  # fractional parts (a, b), each (N*P, 1)
     along_x: tuple  # (v10 - v00, v11 - v01), each (N*P, C): the differences along x of the two rows
     along_y: object  # (N*P, C) bottom row minus top row, both interpolated along x: d out / d b
@@ -150,32 +149,33 @@ def _to_pixels(u, n: int, align_corners: bool):
     return ((u + 1.0) * n - 1.0) / 2
 
 
-def _corners(xp, x, px, py):
-    """Fractions, flat row indices, in-image masks and values of the four neighbours of each point.
-
-    ``x`` is ``(N, C, H, W)``; ``px``, ``py`` are ``(N, P)`` pixel coordinates.
-    Returns ``(a, b)``, each ``(N*P, 1)``, and one ``(index (N*P,), inside
-    (N*P, 1), value (N*P, C))`` triple per corner, in the order (x0, y0),
-    (x1, y0), (x0, y1), (x1, y1). Indices point into the ``(N*H*W, C)`` layout
-    of ``x``; a corner outside the image reads a clipped pixel, masked to zero.
-    """
+def _padded_rows(xp, x):
+    """``x`` (N, C, H, W) with a border of zeros one pixel wide, as rows of channels ``(N*(H+2)*(W+2), C)``."""
     n, c, h, w = x.shape
-    x0f, y0f = xp.floor(px), xp.floor(py)
-    a, b = xp.reshape(px - x0f, (-1, 1)), xp.reshape(py - y0f, (-1, 1))
-    x0, y0 = xp.astype(x0f, xp.int64), xp.astype(y0f, xp.int64)
-    columns = [(xp.clip(x0 + d, 0, w - 1), (x0 + d >= 0) & (x0 + d < w)) for d in (0, 1)]
-    lines = [(xp.clip(y0 + d, 0, h - 1) * w + xp.arange(n, dtype=xp.int64)[:, None] * (h * w),
-              (y0 + d >= 0) & (y0 + d < h)) for d in (0, 1)]
-    rows = xp.reshape(xp.permute_dims(x, (0, 2, 3, 1)), (n * h * w, c))
-    corners = []
-    for line, line_inside in lines:
-        for column, column_inside in columns:
-            index = xp.reshape(line + column, (-1,))
-            inside = xp.astype(xp.reshape(line_inside & column_inside, (-1, 1)), x.dtype)
-            value = xp.take(rows, index, axis=0)
-            value *= inside
-            corners.append((index, inside, value))
-    return (a, b), corners
+    padded = xp.zeros((n, h + 2, w + 2, c), dtype=x.dtype)
+    padded[:, 1 : h + 1, 1 : w + 1, :] = xp.permute_dims(x, (0, 2, 3, 1))
+    return xp.reshape(padded, (n * (h + 2) * (w + 2), c))
+
+
+def _corner_index(xp, px, py, h: int, w: int):
+    """Rows of the padded image (see :func:`_padded_rows`) read by the four corners of each point.
+
+    ``px``, ``py`` are ``(N, P)`` pixel coordinates. Returns the fractional
+    parts ``(a, b)``, each ``(N*P, 1)``, and a ``(4*N*P,)`` index, corner after
+    corner in the order (x0, y0), (x1, y0), (x0, y1), (x1, y1). A corner
+    outside the image is clipped onto the zero border (a point far outside
+    has all four corners there), so it reads zero without a mask.
+    """
+    n = px.shape[0]
+    x0, y0 = xp.floor(px), xp.floor(py)
+    a, b = xp.reshape(px - x0, (-1, 1)), xp.reshape(py - y0, (-1, 1))
+    offsets = xp.reshape(xp.asarray([1.0, 2.0], dtype=px.dtype), (2, 1, 1))  # +1: the border
+    columns = xp.astype(xp.clip(x0[None, ...] + offsets, 0, w + 1), xp.int64)
+    lines = xp.astype(xp.clip(y0[None, ...] + offsets, 0, h + 1), xp.int64)
+    image_start = xp.reshape(xp.arange(n, dtype=xp.int64) * ((h + 2) * (w + 2)), (n, 1))
+    lines = lines * (w + 2) + image_start  # (2, N, P): rows y0 and y1
+    index = lines[:, None, ...] + columns[None, ...]  # (2, 2, N, P): [line][column]
+    return (a, b), xp.reshape(index, (-1,))
 
 
 def grid_sample_forward(x, grid, align_corners: bool = False):
@@ -210,8 +210,11 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     h_out, w_out = grid.shape[1], grid.shape[2]
     px = _to_pixels(xp.reshape(grid[..., 0], (n, h_out * w_out)), w, align_corners)
     py = _to_pixels(xp.reshape(grid[..., 1], (n, h_out * w_out)), h, align_corners)
-    (a, b), corners = _corners(xp, x, px, py)
-    (_, _, v00), (_, _, v10), (_, _, v01), (_, _, v11) = corners
+    (a, b), index = _corner_index(xp, px, py, h, w)
+    points = n * h_out * w_out
+    values = xp.take(_padded_rows(xp, x), index, axis=0)
+    v00, v10 = values[:points, :], values[points : 2 * points, :]
+    v01, v11 = values[2 * points : 3 * points, :], values[3 * points :, :]
     # interpolate along x in the top and bottom rows, then along y between them
     top_dx, bottom_dx = v10 - v00, v11 - v01
     top = a * top_dx
@@ -222,15 +225,11 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     out = b * along_y
     out += top
     cache = GridSampleCache(
-        tuple(x.shape),
-        xp.concat([index for index, _, _ in corners]),
-        tuple(inside for _, inside, _ in corners),
-        (a, b),
-        (top_dx, bottom_dx),
-        along_y,
+        tuple(x.shape), index, (a, b), (top_dx, bottom_dx), along_y,
         (_pixels_per_unit(w, align_corners), _pixels_per_unit(h, align_corners)),
     )
-    return xp.permute_dims(xp.reshape(out, (n, h_out, w_out, c)), (0, 3, 1, 2)), cache
+    out = xp.reshape(out, (n, h_out, w_out, c))
+    return xp.permute_dims(out, (0, 3, 1, 2)), cache
 
 
 def grid_sample_backward(dout, cache: GridSampleCache):
@@ -260,16 +259,23 @@ def grid_sample_backward(dout, cache: GridSampleCache):
     h_out, w_out = dout.shape[2], dout.shape[3]
     g = xp.reshape(xp.permute_dims(dout, (0, 2, 3, 1)), (n * h_out * w_out, c))
     a, b = cache.frac
-    weights = ((1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b)
-    contributions = xp.concat([weight * inside * g for weight, inside in zip(weights, cache.inside)])
-    rows = scatter_add(xp.zeros((n * h * w, c), dtype=dout.dtype), cache.corner_index, contributions)
-    dx = xp.permute_dims(xp.reshape(rows, (n, h, w, c)), (0, 3, 1, 2))
+    # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
+    g_bottom = b * g
+    g_top = g - g_bottom
+    g10, g11 = a * g_top, a * g_bottom
+    corners = [g_top - g10, g10, g_bottom - g11, g11]
+    zeros = xp.zeros((n * (h + 2) * (w + 2), c), dtype=dout.dtype)
+    rows = scatter_add(zeros, cache.corner_index, xp.concat(corners))
+    padded = xp.reshape(rows, (n, h + 2, w + 2, c))[:, 1 : h + 1, 1 : w + 1, :]
+    dx = xp.permute_dims(padded, (0, 3, 1, 2))
     top_dx, bottom_dx = cache.along_x
     d_a = bottom_dx - top_dx
     d_a *= b
     d_a += top_dx
     per_x, per_y = cache.pixels_per_unit
-    dgrid = xp.stack([xp.sum(g * d_a, axis=1) * per_x, xp.sum(g * cache.along_y, axis=1) * per_y], axis=1)
+    d_px = xp.sum(g * d_a, axis=1) * per_x
+    d_py = xp.sum(g * cache.along_y, axis=1) * per_y
+    dgrid = xp.stack([d_px, d_py], axis=1)
     return dx, xp.reshape(dgrid, (n, h_out, w_out, 2))
 
 
