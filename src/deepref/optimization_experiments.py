@@ -8,7 +8,9 @@
 
 The chapter calls them with its small configs; ``python -m deepref reproduce
 optimization --full`` runs them with more epochs and seeds (see
-:mod:`deepref.reproduce`).
+:mod:`deepref.reproduce`). The module sits above :mod:`deepref.train` (it
+trains networks with :func:`~deepref.train.fit`), which sits above
+:mod:`deepref.optim`, so it is not part of the optimizer package.
 
 >>> record = softmax_regression_run(SoftmaxRegressionConfig(optimizer="Adam", lr=0.3, epochs=2), seed=0)
 >>> len(record["loss"]), record["final_loss"] < record["loss"][0]
@@ -21,11 +23,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import data, nn
-from ..backend import asarray
-from ..train import EarlyStopping, evaluate, fit
-from ..validation import check_choice, check_positive
-from . import optimizers, schedules
+from . import data, nn
+from .backend import asarray
+from .optim import optimizers, schedules
+from .train import EarlyStopping, evaluate, fit
+from .validation import check_choice, check_positive
 
 OPTIMIZERS = {
     "SGD": lambda params, lr: optimizers.SGD(params, lr=lr),
@@ -135,7 +137,7 @@ def practice_mlp(init: str = "he_normal", seed: int = 0) -> nn.Sequential:
 
 
 def practice_project_run(config: PracticeConfig, seed: int) -> dict:
-    """Train the practice project's network on the digits with the callbacks; its curves and scores.
+    """Train the practice project's network on the digits with the callbacks.
 
     ``seed`` sets the initialisation and the mini-batch order. Early stopping
     watches the validation loss and restores the best weights, which the test
@@ -151,13 +153,24 @@ def practice_project_run(config: PracticeConfig, seed: int) -> dict:
     check_positive("lr", config.lr)
     (x_tr, y_tr), validation, (x_te, y_te) = digits_splits()
     model = practice_mlp(config.init, seed)
+    loss = nn.SoftmaxCrossEntropy()
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
-    plateau = schedules.ReduceLROnPlateau(opt, factor=config.plateau_factor, patience=config.plateau_patience)
-    callbacks = [EarlyStopping(monitor="val_loss", patience=config.patience), schedules.LRScheduleCallback(plateau)]
-    history = fit(model, nn.SoftmaxCrossEntropy(), opt, x_tr, y_tr, epochs=config.epochs,
-                  batch_size=config.batch_size, validation_data=validation, callbacks=callbacks, seed=seed)
+    plateau = schedules.ReduceLROnPlateau(
+        opt, factor=config.plateau_factor, patience=config.plateau_patience
+    )
+    callbacks = [
+        EarlyStopping(monitor="val_loss", patience=config.patience),
+        schedules.LRScheduleCallback(plateau),
+    ]
+    history = fit(
+        model, loss, opt, x_tr, y_tr, epochs=config.epochs,
+        batch_size=config.batch_size, validation_data=validation,
+        callbacks=callbacks, seed=seed,
+    )
     record = {key: history[key] for key in ("loss", "val_loss", "val_accuracy", "lr")}
-    record.update(epochs=history.epochs, stopped_epoch=history.stopped_epoch,
-                  best_val_accuracy=max(history["val_accuracy"]),
-                  test_accuracy=evaluate(model, nn.SoftmaxCrossEntropy(), x_te, y_te)["accuracy"])
+    record.update(
+        epochs=history.epochs, stopped_epoch=history.stopped_epoch,
+        best_val_accuracy=max(history["val_accuracy"]),
+        test_accuracy=evaluate(model, loss, x_te, y_te)["accuracy"],
+    )
     return record
