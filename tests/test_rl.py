@@ -1,5 +1,7 @@
 """deepref.rl: gradient checks of every RL loss, MDP solvers, buffers, returns, envs, learners, CLI."""
 
+import dataclasses
+import json
 import subprocess
 import sys
 
@@ -8,6 +10,7 @@ import pytest
 
 from deepref import backend, rl
 from deepref.gradcheck import as_float64, check_backward
+from deepref.rl import experiments as rl_experiments
 
 TOL = 1e-7
 
@@ -304,3 +307,39 @@ def test_command_line_train_and_evaluate(tmp_path, on_numpy):
                             check=True, capture_output=True, text=True)
     assert "mean return" in result.stdout
     assert rl.load_policy(out).algorithm == "ppo"
+
+
+# -- the chapter's experiments (deepref.rl.experiments) -------------------------
+
+
+def test_experiment_records_are_plain_json_and_dqn_learner_is_the_dqn_run():
+    tiny = dict(total_steps=800, eval_episodes=2)
+    record = rl_experiments.dqn_run(rl_experiments.DQNRun(**tiny), seed=1)
+    assert json.loads(json.dumps(record)) == record
+    assert record["env_steps"] == 800 and len(record["eval_returns"]) == 2
+    assert record["episodes"] == len(record["episode_returns"]) == len(record["episode_steps"])
+    as_learner = rl_experiments.learner_run(rl_experiments.LearnerRun("dqn", **tiny), seed=1)
+    timeless = lambda r: {k: v for k, v in r.items() if k != "wall_seconds"}  # noqa: E731
+    assert timeless(as_learner) == timeless(record)
+
+
+@pytest.mark.parametrize("learner", rl.ALGORITHMS)
+def test_policy_gradient_experiment_runs(learner):
+    config = rl_experiments.LearnerRun(learner, total_steps=512, eval_episodes=2)
+    record = rl_experiments.learner_run(config, seed=0)
+    assert record["env_steps"] >= 512 and np.isfinite(record["eval_mean"])
+
+
+def test_experiment_configs_are_checked():
+    with pytest.raises(ValueError, match="learner"):
+        rl_experiments.learner_run(rl_experiments.LearnerRun("sac"), seed=0)
+    with pytest.raises(ValueError, match="eval_episodes"):
+        rl_experiments.dqn_run(rl_experiments.DQNRun(eval_episodes=0), seed=0)
+
+
+def test_the_solving_run_is_the_command_lines_with_a_longer_cap():
+    solve = rl_experiments.DQN_SOLVE.dqn_config(seed=3)
+    command = rl.DQNConfig(seed=3, eval_every=2000, target_return=475.0)
+    # the same exploration schedule: epsilon reaches its end after the same number of steps
+    assert solve.eps_fraction * solve.total_steps == command.eps_fraction * command.total_steps
+    assert dataclasses.replace(solve, total_steps=command.total_steps, eps_fraction=command.eps_fraction) == command

@@ -33,6 +33,7 @@ from .lm.experiments import ZAREMBA_SMALL, AgreementConfig, PTBConfig, ReviewCon
 from .neuro.experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
 from .optimization_experiments import practice_project_grid, softmax_regression_grid
 from .regularization_experiments import MemorisationConfig
+from .rl.experiments import DQN_SOLVE, LEARNERS, DQNRun, LearnerRun
 from .rnn.experiments import AddingConfig
 from .stn.experiments import MODELS, RTSConfig
 
@@ -66,6 +67,7 @@ class Experiment:
         return sweeps.grid(self.name, self.function, configs, seeds)
 
 
+_DQN_VARIANTS = (DQNRun(), DQNRun(target_network=False), DQNRun(replay=False))
 _ADDING_SMALL = AddingConfig()
 _ADDING_FULL = replace(_ADDING_SMALL, curriculum=(*_ADDING_SMALL.curriculum[:3], ((100, 50), 5400)))
 _WORD_CHAR = WordCharConfig()
@@ -160,6 +162,20 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             tuple(HopfieldConfig(n=n, load=a) for n in (100, 200, 400, 800, 1600) for a in HOPFIELD_LOADS),
             tuple(range(10)), metric="retrieved_fraction", cpu_seconds=3.0, full_cpu_seconds=300.0,
             timing="book size measured; full estimated from one seed of each config"),
+    ),
+    "deep_rl": (
+        Experiment(
+            "dqn", "deepref.rl.experiments:dqn_run",
+            "DQN on CartPole-v1 with and without its target network or replay (12 000 steps); "
+            "full: also trained until 100 evaluation episodes average 475",
+            _DQN_VARIANTS, (0, 1, 2), (*_DQN_VARIANTS, DQN_SOLVE), tuple(range(5)),
+            metric="eval_mean", cpu_seconds=26.0, full_cpu_seconds=264.0),
+        Experiment(
+            "learners", "deepref.rl.experiments:learner_run",
+            "DQN, REINFORCE, A2C and PPO on CartPole-v1 with the same 12 000 steps",
+            tuple(LearnerRun(learner=k) for k in LEARNERS), (0, 1, 2),
+            tuple(LearnerRun(learner=k) for k in LEARNERS), tuple(range(5)),
+            metric="eval_mean", cpu_seconds=14.0, full_cpu_seconds=22.0),
     ),
 }
 """The experiments of each chapter, by chapter name (the chapter's file name in ``book/``)."""
