@@ -36,7 +36,22 @@ from .module import Module
 
 
 def pooling_windows(x, kernel_size, stride=None, padding=0) -> Windows:
-    """Checked :class:`~deepref.nn.conv.Windows` of a pooling of ``x`` ``(N, C, H, W)``."""
+    """Checked :class:`~deepref.nn.conv.Windows` of a pooling of ``x``.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) array
+    kernel_size : int or pair of int
+    stride : int or pair of int, optional
+        Default: ``kernel_size``.
+    padding : int or pair of int
+        Added on each side (``-inf`` for max pooling, zeros for average
+        pooling), at most half the kernel.
+
+    Returns
+    -------
+    Windows
+    """
     check_ndim("x", x, 4, "(N, C, H, W)")
     kernel = pair("kernel_size", kernel_size, 1)
     geometry = windows(x.shape[2:], kernel, kernel if stride is None else stride, padding)
@@ -72,14 +87,7 @@ class MaxPoolCache(NamedTuple):
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     """Maximum over each window, as ``torch.nn.functional.max_pool2d``.
 
-    Parameters
-    ----------
-    x : (N, C, H, W) array
-    kernel_size : int or pair of int
-    stride : int or pair of int, optional
-        Default: ``kernel_size``.
-    padding : int or pair of int
-        ``-inf`` added on each side, at most half the kernel.
+    The arguments are those of :func:`pooling_windows` (padding adds ``-inf``).
 
     Returns
     -------
@@ -98,7 +106,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
 
 
 def max_pool2d_backward(dout, cache: MaxPoolCache):
-    """Gradient of :func:`max_pool2d_forward`: ``dout`` goes to each window's winning pixel.
+    """Gradient of :func:`max_pool2d_forward`: ``dout`` goes to each window's winner.
 
     Parameters
     ----------
@@ -110,10 +118,13 @@ def max_pool2d_backward(dout, cache: MaxPoolCache):
     dx : (N, C, H, W) array
     """
     xp = get_namespace(dout)
-    rows = _as_rows(xp, dout, cache.geometry, cache.channels)
-    taps = xp.arange(cache.geometry.kernel[0] * cache.geometry.kernel[1], dtype=cache.winner.dtype)
-    won = xp.astype(cache.winner[:, None, :] == taps[None, :, None], dout.dtype)  # (C, kH kW, L N)
-    return col2im(xp.reshape(won * rows, (-1, rows.shape[2])), cache.geometry, cache.channels)
+    geometry = cache.geometry
+    rows = _as_rows(xp, dout, geometry, cache.channels)
+    taps = xp.arange(geometry.kernel[0] * geometry.kernel[1], dtype=cache.winner.dtype)
+    # won[c, tap, l]: 1 where the tap won its window, (C, kH kW, L N)
+    won = xp.astype(cache.winner[:, None, :] == taps[None, :, None], dout.dtype)
+    cols = xp.reshape(won * rows, (-1, rows.shape[2]))
+    return col2im(cols, geometry, cache.channels)
 
 
 class AvgPoolCache(NamedTuple):
@@ -124,14 +135,7 @@ class AvgPoolCache(NamedTuple):
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
     """Mean over each window (padded zeros included), as ``torch.nn.functional.avg_pool2d``.
 
-    Parameters
-    ----------
-    x : (N, C, H, W) array
-    kernel_size : int or pair of int
-    stride : int or pair of int, optional
-        Default: ``kernel_size``.
-    padding : int or pair of int
-        Zeros added on each side, at most half the kernel.
+    The arguments are those of :func:`pooling_windows` (padding adds zeros).
 
     Returns
     -------
