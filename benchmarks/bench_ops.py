@@ -125,8 +125,11 @@ def grid_sample(ctx, dtype, n=64, size=42):
 
     return Case("affine_grid + grid_sample fwd+bwd", f"{n}x1x{size}x{size}", dtype, setup,
                 target=CLOSE_TO_TORCH,
-                note="torch runs one fused C++ loop per pixel; ours is about 40 whole-array NumPy passes "
-                     "over the (N*P) points plus one bincount scatter")
+                note="torch runs one fused C++ loop per pixel; ours is about 30 NumPy passes over the "
+                     "N*P points, one gather from a zero-bordered image and one bincount scatter, and "
+                     "about half of its CPU time is the kernel zeroing fresh pages for the temporaries "
+                     "(glibc returns large freed blocks to the OS; with MALLOC_TOP_PAD_=67108864 "
+                     "ours took 3.9 ms against torch's 3.1-3.5 ms)")
 
 
 def batch_norm(ctx, dtype, n=256, d=1024):
@@ -149,7 +152,9 @@ def batch_norm(ctx, dtype, n=256, d=1024):
 
     return Case("BatchNorm1d fwd+bwd", f"({n}, {d})", dtype, setup, target=CLOSE_TO_TORCH,
                 bytes_moved=6 * n * d * np.dtype(dtype).itemsize,
-                note="torch fuses each direction into one or two passes per feature column")
+                note="torch fuses each direction into one or two passes per feature column; ours makes "
+                     "about 12 NumPy passes, 7 of them with a broadcast (D,) row, which NumPy 2.4 runs at "
+                     "half the speed of equal shapes (66 against 34 us for a 256x1024 float32 subtract)")
 
 
 def tiny_mlp_step(ctx, dtype, n=32, d=4, hidden=16, classes=3):

@@ -84,8 +84,11 @@ def main() -> int:
         "BLAS": "; ".join(blas) or "unknown",
         "threads": "1 (deepref and torch)",
         "clock": "wall time" if args.backend == "cupy" else "CPU time of the process (unaffected by other load)",
+        "allocator": ", ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MALLOC_"))
+        or "default (glibc returns large freed blocks to the OS)",
         "copy bandwidth": f"{copy_gbs:.1f} GB/s (read + write, one thread)",
         "mode": "quick" if args.quick else "full",
+        "load average": f"{os.getloadavg()[0]:.2f} (1 min, {os.cpu_count()} CPUs) at the start",
     }
     print("\n".join(f"{k}: {v}" for k, v in header.items()), flush=True)
     results, failures, skipped, started = [], [], [], time.perf_counter()
@@ -113,6 +116,7 @@ def main() -> int:
 
     chapters, source = chapter_times(args.book)
     header["total time"] = f"{time.perf_counter() - started:.0f} s"
+    header["load average"] += f", {os.getloadavg()[0]:.2f} at the end"
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results, header)
