@@ -126,10 +126,10 @@ def grid_sample(ctx, dtype, n=64, size=42):
     return Case("affine_grid + grid_sample fwd+bwd", f"{n}x1x{size}x{size}", dtype, setup,
                 target=CLOSE_TO_TORCH,
                 note="torch runs one fused C++ loop per pixel; ours is about 30 NumPy passes over the "
-                     "N*P points, one gather from a zero-bordered image and one bincount scatter, and "
-                     "about half of its CPU time is the kernel zeroing fresh pages for the temporaries "
-                     "(glibc returns large freed blocks to the OS; with MALLOC_TOP_PAD_=67108864 "
-                     "ours took 3.9 ms against torch's 3.1-3.5 ms)")
+                     "N*P points, one gather from a zero-bordered image and one bincount scatter; run "
+                     "alone in a fresh process, about half of our CPU time was the kernel zeroing fresh "
+                     "pages for the temporaries (8.6 ms; glibc returns large freed blocks to the OS), "
+                     "3.9 ms with MALLOC_TOP_PAD_=67108864, against torch's 3.1-3.5 ms")
 
 
 def batch_norm(ctx, dtype, n=256, d=1024):
