@@ -35,20 +35,6 @@ NOT_CHAPTERS = {"index", "bibliography"}
 CHAPTERS = sorted(p for p in BOOK.glob("*.md") if p.stem not in NOT_CHAPTERS)
 FINISHED = [p for p in CHAPTERS if PLACEHOLDER_MARK not in p.read_text(encoding="utf-8")]
 
-# Chapters written in the same session as these checks, not yet brought up to them
-# (issue 16 stays open for them): the check still runs and reports, but does not fail.
-PENDING = {
-    "shown_code": set(),
-    "reader": set(),
-    "goals": set(),
-}
-
-
-def cases(chapters, check):
-    """``chapters`` as parameters, the ones pending for ``check`` marked as expected failures."""
-    pending = pytest.mark.xfail(reason="chapter not yet brought up to this presentation check", strict=False)
-    return [pytest.param(c, marks=pending) if c.stem in PENDING[check] else c for c in chapters]
-
 FIGURE_START = re.compile(r"plt\.subplots\(|plt\.figure\(")
 DRAWS = re.compile(r"plt\.subplots\(|plt\.figure\(|\.imshow\(|\.plot\(|\.scatter\(|\.hist\(|\.contourf?\(")
 HIDDEN = ("hide-input", "remove-input", "hide-cell", "remove-cell")
@@ -131,7 +117,7 @@ def test_every_figure_is_numbered_and_captioned(chapter):
     assert not problems, f"{chapter.name}: {problems}"
 
 
-@pytest.mark.parametrize("chapter", cases(CHAPTERS, "shown_code"), ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
 def test_shown_cell_code_fits(chapter):
     long = [f"cell at line {c.line}: {line[:50]!r}..." for c in code_cells(chapter.read_text(encoding="utf-8"))
             if not c.hidden for line in c.source.split("\n") if len(line) > WIDTH]
@@ -154,11 +140,6 @@ def included_code(chapter: Path):
         yield target.group(1), lines if ":docstring:" in options else code_without_docstrings(lines)
 
 
-@pytest.mark.xfail(
-    reason="the library is formatted at 120 columns (ruff line-length in pyproject.toml); until it is "
-    "reformatted at 88, the book wraps long lines of included code (conf/_static/deepref.css)",
-    strict=False,
-)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
 def test_included_code_fits(chapter):
     long = [f"{name}: {line.strip()[:50]!r}" for name, lines in included_code(chapter)
@@ -194,7 +175,7 @@ def test_no_cell_ends_in_a_raw_value(chapter):
                      "show a table or glue formatted numbers")
 
 
-@pytest.mark.parametrize("chapter", cases(CHAPTERS, "reader"), ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
 def test_text_speaks_to_the_reader(chapter):
     text = prose(chapter.read_text(encoding="utf-8"))
     patterns = FORBIDDEN_PHRASES + (COURSE_MATERIAL if chapter.stem != "intro" else [])
@@ -202,7 +183,7 @@ def test_text_speaks_to_the_reader(chapter):
     assert not found, f"{chapter.name}: {found}"
 
 
-@pytest.mark.parametrize("chapter", cases(FINISHED, "goals"), ids=ids(FINISHED))
+@pytest.mark.parametrize("chapter", FINISHED, ids=ids(FINISHED))
 def test_chapter_opens_with_goals_and_closes_with_a_summary(chapter):
     text = chapter.read_text(encoding="utf-8")
     assert re.search(r"```\{admonition\} In this chapter", text), (

@@ -127,16 +127,7 @@ def _pages() -> list[pathlib.Path]:
     return sorted(p for p in BOOK.glob("*.md"))
 
 
-# New chapters whose typed numbers are not yet all glued (issue 15 stays open for them).
-PENDING: set[str] = set()
-
-
-def _cases():
-    pending = pytest.mark.xfail(reason="typed numbers not yet glued in this new chapter", strict=False)
-    return [pytest.param(p, marks=pending) if p.stem in PENDING else p for p in _pages()]
-
-
-@pytest.mark.parametrize("page", _cases(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.stem)
 def test_no_number_typed_by_hand_in_the_prose(page):
     problems = typed_numbers(page.read_text())
     report = "\n".join(f"  {page.name}:{line}: {value!r} in: {context}" for line, value, context in problems)
