@@ -37,10 +37,6 @@ _Array.__array__ = _refuse
 """
 
 
-# New chapters whose run on array-api-strict was not finished when they landed (issues 11, 12).
-STRICT_UNCONFIRMED = {"deep_rl", "language_models"}
-
-
 def execute_chapter(path: pathlib.Path) -> None:
     """Run every cell of the MyST chapter at ``path``; raises ``CellExecutionError`` on a failing cell."""
     jupytext = pytest.importorskip("jupytext")
@@ -62,8 +58,6 @@ def execute_chapter(path: pathlib.Path) -> None:
 @pytest.mark.chapter
 @pytest.mark.parametrize("chapter", _executable_chapters(), ids=lambda p: p.stem)
 def test_chapter_executes(chapter):
-    if os.environ.get("DEEPREF_BACKEND") == "array_api_strict" and chapter.stem in STRICT_UNCONFIRMED:
-        pytest.skip(f"{chapter.stem} is not yet confirmed on array-api-strict (it runs on NumPy in the book build)")
     execute_chapter(chapter)
 
 
