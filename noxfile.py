@@ -7,7 +7,8 @@ suite and every chapter on array-api-strict with two BLAS threads.
 
 ``nox -s docs`` builds the executed HTML book into ``build/html``; every
 chapter is executed (forced on CI, cached locally), and any cell error or
-Sphinx warning fails the build.
+Sphinx warning fails the build; where Chromium is installed, the built pages
+are then checked in it, offline, at 1400 px (``scripts/check_rendering.py``).
 """
 
 import os
@@ -77,6 +78,13 @@ def docs(session):
     _install_corpora(session)
     env = {"DEEPREF_FORCE_EXECUTION": "1"} if os.environ.get("CI") else {}
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "-c", "conf", "book", "build/html", env=env)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        # the pages as a reader sees them at 1400 px, offline: math rendered, nothing cut off
+        session.run("python", "scripts/check_rendering.py", "build/html", "--widths", "1400", "--strict",
+                    "--chromium", chromium)
+    else:
+        session.log("rendering check skipped: no chromium here (apt-get install chromium)")
     session.log("open build/html/index.html in a browser")
 
 
