@@ -1,9 +1,15 @@
 """Every optimizer at 10M parameters, as one tensor and as 100 tensors, against ``torch.optim``.
 
 The peer is torch's default implementation (``foreach``, several fused
-multi-tensor passes) and, where torch has one, its ``fused`` CPU kernel, which
+multi-tensor passes) and, where torch has one, its ``fused`` kernel, which
 reads and writes each array exactly once. Both sides step the same float
 parameters with the same gradients; after the first step they must agree.
+
+With ``--backend cupy`` torch runs on the same GPU, and deepref steps each
+parameter with its fused CUDA kernel (:mod:`deepref.optim.fused_cupy`; a
+case fails where the kernel would not take the arrays); a further case per optimizer
+times that kernel against deepref's own unfused chain on the GPU. The
+targets are for the CPU.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from harness import Case, relative_error
 
 from deepref import nn, optim
 from deepref.backend import asarray, to_numpy
+from deepref.optim import fused_cupy, inplace
 
 # (deepref name, options, arrays read + written per step besides the gradient read)
 OPTIMIZERS = {
@@ -44,21 +51,41 @@ def _make(name: str, params, impl: str):
     return getattr(torch.optim, TORCH_NAME.get(name, name))(params, **options, **flag)
 
 
+def _deepref(ctx, name: str, start: list, grads: list):
+    """Parameters with gradients on deepref's backend, and the optimizer that steps them."""
+    params = [nn.Parameter(asarray(w.copy())) for w in start]
+    for p, g in zip(params, grads):
+        p.grad = asarray(g)
+    if ctx.backend == "cupy" and not all(fused_cupy.applies([p.data, p.grad]) for p in params):
+        raise RuntimeError(f"{name}: the fused CUDA kernel would not run on these parameters")
+    return params, getattr(optim, TORCH_NAME.get(name, name))(params, **OPTIMIZERS[name][0])
+
+
+def _unfused_step(opt) -> None:
+    """One step of ``opt`` through the element-wise chain (on CuPy: without the fused kernels)."""
+    inplace.FUSE_ON_CUPY = False
+    try:
+        opt.step()
+    finally:
+        inplace.FUSE_ON_CUPY = True
+
+
+def _data(dtype: str, tensors: int, per: int):
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=per).astype(dtype) for _ in range(tensors)]
+    return start, [rng.normal(size=per).astype(dtype) for _ in range(tensors)]
+
+
 def _case(ctx, name: str, impl: str, tensors: int, size: int, dtype: str) -> Case:
-    options, passes = OPTIMIZERS[name]
+    _, passes = OPTIMIZERS[name]
     per = size // tensors
 
     def setup():
-        rng = np.random.default_rng(0)
-        start = [rng.normal(size=per).astype(dtype) for _ in range(tensors)]
-        grads = [rng.normal(size=per).astype(dtype) for _ in range(tensors)]
-        ours = [nn.Parameter(asarray(w.copy())) for w in start]
-        for p, g in zip(ours, grads):
-            p.grad = asarray(g)
+        start, grads = _data(dtype, tensors, per)
+        ours, deepref_opt = _deepref(ctx, name, start, grads)
         theirs = [torch.tensor(w, device=ctx.device) for w in start]
         for t, g in zip(theirs, grads):
             t.grad = torch.tensor(g, device=ctx.device)
-        deepref_opt = getattr(optim, TORCH_NAME.get(name, name))(ours, **options)
         torch_opt = _make(name, theirs, impl)
 
         def run_ours():
@@ -74,11 +101,42 @@ def _case(ctx, name: str, impl: str, tensors: int, size: int, dtype: str) -> Cas
 
         return run_ours, run_theirs, error
 
-    itemsize = np.dtype(dtype).itemsize
-    target, note = TARGETS.get((name, impl, dtype), (None, ""))
-    layout = "1 x 10M" if tensors == 1 else f"{tensors} x {per // 1000}k"
-    return Case(f"{name} step", layout if not ctx.quick else f"{tensors} x {per}", dtype, setup,
-                peer=f"torch {impl}", bytes_moved=(passes + 1) * size * itemsize, target=target, note=note)
+    target, note = TARGETS.get((name, impl, dtype), (None, "")) if ctx.backend == "numpy" else (None, "")
+    return Case(f"{name} step", _layout(ctx, tensors, per), dtype, setup, peer=f"torch {impl}",
+                bytes_moved=(passes + 1) * size * np.dtype(dtype).itemsize, target=target, note=note)
+
+
+def _fused_vs_chain_case(ctx, name: str, size: int, dtype: str) -> Case:
+    """deepref's fused CUDA kernel against deepref's unfused element-wise chain, both on the GPU."""
+    _, passes = OPTIMIZERS[name]
+
+    def setup():
+        start, grads = _data(dtype, 1, size)
+        fused, fused_opt = _deepref(ctx, name, start, grads)
+        chain, chain_opt = _deepref(ctx, name, start, grads)
+
+        def run_fused():
+            fused_opt.step()
+            return fused[0].data
+
+        def run_chain():
+            _unfused_step(chain_opt)
+            return chain[0].data
+
+        def error(a, b):
+            return relative_error(to_numpy(a), to_numpy(b))
+
+        return run_fused, run_chain, error
+
+    return Case(f"{name} step", _layout(ctx, 1, size), dtype, setup, peer="deepref unfused",
+                bytes_moved=(passes + 1) * size * np.dtype(dtype).itemsize,
+                note="deepref's fused CUDA kernel against its own chain of CuPy element-wise kernels")
+
+
+def _layout(ctx, tensors: int, per: int) -> str:
+    if ctx.quick:
+        return f"{tensors} x {per}"
+    return "1 x 10M" if tensors == 1 else f"{tensors} x {per // 1000}k"
 
 
 def cases(ctx):
@@ -89,3 +147,5 @@ def cases(ctx):
                 yield _case(ctx, name, "foreach", tensors, size, dtype)
                 if name in FUSED and tensors == 1:
                     yield _case(ctx, name, "fused", tensors, size, dtype)
+            if ctx.backend == "cupy":
+                yield _fused_vs_chain_case(ctx, name, size, dtype)

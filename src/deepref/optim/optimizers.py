@@ -18,7 +18,11 @@ an array you hold that *is* ``p.data`` changes with each step (take a copy to
 keep a snapshot). Parameters keep their dtype: float32 parameters, gradients
 and state stay float32. On NumPy the update runs in cache-sized chunks with
 reused work arrays (see :mod:`deepref.optim.inplace`), so a step reads and
-writes each array about once and allocates nothing.
+writes each array about once and allocates nothing. On CuPy, SGD, Adagrad,
+RMSprop, Adam and AdamW (every option) step each float32 or float64
+parameter with one fused CUDA kernel that reads and writes each array once
+and rounds as the chain does (:mod:`deepref.optim.fused_cupy`);
+non-contiguous arrays and other dtypes run the chain.
 
 The update rules, with ``g`` the gradient (plus ``weight_decay * w`` where
 that option is an L2 penalty, see :mod:`deepref.optim.weight_decay`), are the
@@ -36,7 +40,7 @@ import numpy as np
 from ..backend import get_namespace, to_numpy
 from ..nn.module import Parameter
 from ..validation import check_in_range, check_positive
-from .inplace import Scratch, copy_into, into, run_chunked
+from .inplace import Scratch, copy_into, fused_on_cupy, into, run_chunked
 from .weight_decay import decay_weights, weight_decay_gradient
 
 
@@ -229,6 +233,7 @@ def _check_betas(betas) -> tuple[float, float]:
     return float(betas[0]), float(betas[1])
 
 
+@fused_on_cupy("sgd")
 def _sgd_kernel(w, g, buf, s, t, *, xp, lr, weight_decay, momentum, dampening, nesterov, first):
     """One SGD step on (chunks of) arrays, in place; ``buf`` is ``None`` without momentum."""
     if weight_decay:
@@ -285,6 +290,7 @@ class SGD(Optimizer):
         )
 
 
+@fused_on_cupy("adagrad")
 def _adagrad_kernel(w, g, total, s, t, *, xp, lr, weight_decay, eps):
     """``total += g**2``; ``w -= lr g / (sqrt(total) + eps)``, in place."""
     if weight_decay:
@@ -319,6 +325,7 @@ class Adagrad(Optimizer):
                   weight_decay=group["weight_decay"], eps=group["eps"])
 
 
+@fused_on_cupy("rmsprop")
 def _rmsprop_kernel(w, g, square_avg, grad_avg, buf, s, t, *, xp, lr, alpha, eps, weight_decay, momentum):
     """One RMSProp step in place; ``grad_avg`` is ``None`` unless centred, ``buf`` unless momentum."""
     if weight_decay:
@@ -382,8 +389,12 @@ class RMSprop(Optimizer):
         )
 
 
-def _adam_kernel(w, g, m, v, v_max, s, t, *, xp, beta1, beta2, step_size, bias2_sqrt, eps, weight_decay):
-    """One Adam step in place (L2 ``weight_decay`` into the gradient; ``v_max`` only with amsgrad)."""
+@fused_on_cupy("adam")
+def _adam_kernel(w, g, m, v, v_max, s, t, *, xp, lr, decoupled_weight_decay, beta1, beta2, step_size,
+                 bias2_sqrt, eps, weight_decay):
+    """One Adam step in place: AdamW's decay, then L2 ``weight_decay`` into ``g``; ``v_max`` for amsgrad."""
+    if decoupled_weight_decay:
+        decay_weights(w, lr, decoupled_weight_decay)
     if weight_decay:
         g = weight_decay_gradient(w, weight_decay, g, out=t)
     into(s, xp.subtract, g, m)  # m <- m + (1 - beta1) (g - m), torch's lerp
@@ -429,8 +440,6 @@ class Adam(Optimizer):
     def _update(self, w, g, state, group, step):
         beta1, beta2 = group["betas"]
         lr, weight_decay = group["lr"], group["weight_decay"]
-        if self.decoupled_weight_decay and weight_decay:
-            decay_weights(w, lr, weight_decay)
         amsgrad = group["amsgrad"]
         arrays = dict(
             w=w, g=g,
@@ -438,11 +447,13 @@ class Adam(Optimizer):
             v=self._buffer(state, "exp_avg_sq", w),
             v_max=self._buffer(state, "max_exp_avg_sq", w) if amsgrad else None,
         )
-        l2 = 0.0 if self.decoupled_weight_decay else weight_decay
+        decoupled = self.decoupled_weight_decay
         self._run(
-            _adam_kernel, arrays, beta1=beta1, beta2=beta2,
+            _adam_kernel, arrays, lr=lr,
+            decoupled_weight_decay=weight_decay if decoupled else 0.0,
+            beta1=beta1, beta2=beta2,
             step_size=lr / (1.0 - beta1**step), bias2_sqrt=math.sqrt(1.0 - beta2**step),
-            eps=group["eps"], weight_decay=l2,
+            eps=group["eps"], weight_decay=0.0 if decoupled else weight_decay,
         )
 
 
