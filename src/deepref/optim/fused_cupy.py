@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 
+import array_api_compat
 import numpy as np
 
 SOURCE = r"""
@@ -124,7 +125,9 @@ OPTIONS = ("--fmad=false",)
 
 C_TYPES = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
 THREADS = 256
+"""Threads per block."""
 MAX_BLOCKS = 65535
+"""At most this many blocks (16.7M threads); larger arrays take a few elements per thread."""
 
 
 def _sgd(w, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, first, **_):
@@ -182,13 +185,10 @@ def arguments(name: str, arrays: dict, scalars: dict) -> tuple:
 
 def applies(arrays) -> bool:
     """Whether the fused kernels can update ``arrays``: CuPy, C-contiguous, all float32 or all float64."""
-    import array_api_compat
-
-    first = arrays[0]
     return (
-        first.dtype in C_TYPES
-        and all(array_api_compat.is_cupy_array(a) for a in arrays)
-        and all(a.dtype == first.dtype and a.flags.c_contiguous for a in arrays)
+        all(array_api_compat.is_cupy_array(a) for a in arrays)
+        and arrays[0].dtype in C_TYPES
+        and all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays)
     )
 
 
