@@ -13,7 +13,8 @@ gradient reaching ``h_t`` is the output's ``dout_t`` plus what step ``t + 1``
 sends back, ``da_h,t+1 @ w_h.T`` (and, for the LSTM, ``dc`` along the cell
 path). The weights are shared by all steps, so their gradients are sums over
 time, again one matrix product each: ``dw_x = sum_t x_t.T @ da_x,t`` and
-``dw_h = sum_t h_{t-1}.T @ da_h,t``.
+``dw_h = sum_t h_{t-1}.T @ da_h,t``. On NumPy the LSTM runs the same
+equations in :mod:`deepref.rnn.fused`, with every per-step array preallocated.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from ..backend import get_namespace
 from ..nn.init import as_generator, uniform
 from ..nn.module import Module, Parameter
 from ..validation import check_choice, check_count, check_ndim
 from .cells import CELLS, Cell, check_cell_weights, check_state
+from .fused import FusedLSTMCache, lstm_backward_numpy, lstm_forward_numpy
 
 STATE_NAMES = ("h", "c")
 
@@ -67,6 +71,8 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
         The hidden state at every step.
     final_state : tuple of (N, H) arrays
     cache : SequenceCache
+        (a ``FusedLSTMCache`` for the LSTM on NumPy, which runs the same
+        equations with preallocated buffers: :mod:`deepref.rnn.fused`)
     """
     xp = get_namespace(x, w_x)
     hidden = check_cell_weights(cell, w_x, w_h, b_x, b_h)
@@ -78,6 +84,8 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
         )
     for name, s in zip(STATE_NAMES, state):
         check_state(name + "0", s, (x.shape[0], hidden))
+    if cell.name == "lstm" and isinstance(x, np.ndarray):
+        return lstm_forward_numpy(x, state, w_x, w_h, b_x, b_h)  # see rnn.fused
     n, steps, d = x.shape
     # a_x of all steps with one matrix product, rows ordered (t, n); the bias
     # added in place (a fresh (T*N, G*H) array costs as much as the product)
@@ -116,6 +124,8 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
         Gradient with respect to the initial state.
     dw_x, dw_h, db_x, db_h : arrays shaped like the weights
     """
+    if isinstance(cache, FusedLSTMCache):
+        return lstm_backward_numpy(dout, dstate, cache)
     xp = get_namespace(dout, cache.x)
     n, steps, d = cache.x.shape
     hidden, width = cache.w_h.shape
