@@ -87,11 +87,15 @@ def test_column_blocks_are_aligned_and_multiply_like_the_whole_matrix(dtype, ali
     np.testing.assert_allclose(out_transposed, b @ w.T, **tolerance)
 
 
-def test_column_blocks_keep_a_small_or_a_tall_product_whole(rng):
+def test_column_blocks_keep_a_small_tall_narrow_or_one_row_product_whole(rng):
     w = rng.normal(size=(200, 800)).astype("float32")
-    for rows in (4, 2000):  # small enough already; blocks narrower than 64 bytes
-        ((start, stop, block),) = fused.column_blocks(w, rows)
-        assert (start, stop) == (0, 800) and np.array_equal(block, w)
+    wide = rng.normal(size=(650, 2600)).astype("float32")
+    # small enough already; no aligned block fits; 16-column blocks for 64 rows; a matrix-vector product
+    for matrix, rows in ((w, 4), (w, 2000), (wide, 64), (wide, 1)):
+        ((start, stop, block),) = fused.column_blocks(matrix, rows)
+        assert (start, stop) == (0, matrix.shape[1]) and np.array_equal(block, matrix)
+    assert len(fused.column_blocks(wide, 32)) == 2600 // 48 + 1  # 48 columns for 32 rows
+    assert len(fused.column_blocks(wide.T, 20)) == 650 // 16 + 1  # 16 columns for 20 rows
 
 
 def test_fused_lstm_keeps_float32_and_leaves_its_cache_alone(rng):

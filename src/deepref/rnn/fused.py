@@ -36,12 +36,15 @@ import numpy as np
 from .cells import check_state
 
 SMALL_PRODUCT = 100**3
-"""Largest ``M * N * K`` that OpenBLAS (0.3.17 and later, SkylakeX kernels) multiplies
-with its small-matrix kernel, which skips packing the operands into
-cache-sized panels. A product with few rows and a large weight matrix spends
-most of its time packing, so the recurrent product is cut into column
-blocks under this size: 35 steps of ``(20, 650) @ (650, 2600)`` take about
-23 ms in 41 blocks against 31 ms in one call (float32, one thread)."""
+"""Largest ``M * N * K`` that OpenBLAS multiplies with its small-matrix kernel
+(its SkylakeX-class x86 cores, as on this AVX-512 machine), which skips
+packing the operands into cache-sized panels. A product with few rows and a
+large weight matrix spends much of its time packing, so the recurrent product
+is cut into column blocks under this size: 35 steps of
+``(20, 650) @ (650, 2600)`` take about 23 ms in 41 blocks against 31 ms in
+one call (float32, one thread). Where the BLAS has no such kernel the blocks
+are plain smaller products and cost a few percent (blocks of 128 columns,
+over the size: 32 against 30 ms)."""
 
 BLOCK_ALIGNMENT = 64
 """Bytes a column block's width is a multiple of (one AVX-512 register, a cache line).
@@ -49,6 +52,14 @@ BLOCK_ALIGNMENT = 64
 Aligned blocks matter: 35 steps of ``(20, 2600) @ (2600, 650)`` take 25.5 ms
 in 41 blocks of 16 float32 columns, 30.3 ms in 35 blocks of 19 and 31.2 ms
 in one call."""
+
+NARROW_BLOCK_ROWS = 32
+"""Most rows for which blocks one :data:`BLOCK_ALIGNMENT` wide still pay.
+
+35 steps of ``(20, 2600) @ (2600, 650)`` take 25.5 ms in blocks of 16 float32
+columns against 31 ms in one call, but ``(64, 650) @ (650, 2600)`` takes 91 ms
+in such blocks against 79 ms in one call; with blocks of 32 columns or more,
+from 8 to 128 rows, the blocks were never slower."""
 
 
 class FusedLSTMCache(NamedTuple):
@@ -74,8 +85,10 @@ def column_blocks(w, rows: int) -> list:
     last one takes the rest. A block is a view where it is contiguous already
     (the columns of a transposed C-ordered matrix: the small kernel takes
     them as fast as a C-ordered copy), a C-ordered copy otherwise. When ``w``
-    is small enough already, or not one aligned block fits (many rows), it
-    stays whole, as a C-ordered array (a transposed view costs the packing
+    is small enough already, or not one aligned block fits (many rows), or the
+    blocks would be one alignment wide for more than :data:`NARROW_BLOCK_ROWS`
+    rows, or ``rows`` is 1 (a matrix-vector product packs nothing), it stays
+    whole, as a C-ordered array (a transposed view costs the packing
     kernel two thirds more: 5.2 against 3.2 ms for 35 steps of
     ``(20, 800) @ (800, 200)``).
 
@@ -92,7 +105,8 @@ def column_blocks(w, rows: int) -> list:
     depth, width = w.shape
     align = max(BLOCK_ALIGNMENT // w.itemsize, 1)
     step = SMALL_PRODUCT // max(rows * depth, 1) // align * align
-    if step >= width or step == 0:
+    narrow = step == align and rows > NARROW_BLOCK_ROWS
+    if rows == 1 or step == 0 or step >= width or narrow:
         return [(0, width, np.ascontiguousarray(w))]
     blocks = []
     for start in range(0, width, step):
