@@ -48,6 +48,22 @@ def test_get_namespace_follows_the_inputs(xp):
         backend.get_namespace(np.zeros(2), array_api_strict.asarray([1.0]))
 
 
+def test_get_namespace_remembers_each_array_type_and_still_refuses_a_mix():
+    import array_api_compat
+    import array_api_strict
+
+    host, strict = np.zeros(2), array_api_strict.asarray([1.0])
+    for _ in range(2):  # the second round answers from what the first remembered
+        assert backend.get_namespace(host, host) is array_api_compat.array_namespace(host)
+        assert backend.get_namespace(strict, None, 2.0) is array_api_strict
+        with pytest.raises(TypeError, match="cannot be mixed"):
+            backend.get_namespace(host, strict)
+        with pytest.raises(TypeError, match="cannot be mixed"):
+            backend.get_namespace(strict, host)
+    with pytest.raises(TypeError):
+        backend.get_namespace([1.0, 2.0])  # a list is no array, and is not remembered as one
+
+
 def test_to_numpy_round_trip(xp):
     host = np.arange(6.0).reshape(2, 3)
     moved = backend.asarray(host)

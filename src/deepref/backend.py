@@ -129,10 +129,28 @@ def get_namespace(*arrays) -> ModuleType:
 
     With no arrays, the current backend's namespace. Mixing arrays of two
     libraries (NumPy with CuPy, say) raises a ``TypeError``.
+
+    The namespace of a single array type is looked up once and remembered:
+    ``array_api_compat.array_namespace`` costs more than a small operation
+    (on array-api-strict it resets the library's flags on every call), and
+    deepref asks for the namespace in every forward and backward.
     """
     present = [a for a in arrays if a is not None and not isinstance(a, (int, float, complex, bool))]
     if not present:
         return current_namespace()
+    kind = type(present[0])
+    if all(type(a) is kind for a in present[1:]):
+        xp = _NAMESPACE_OF_TYPE.get(kind)
+        if xp is None:
+            xp = _NAMESPACE_OF_TYPE[kind] = _array_namespace(present)
+        return xp
+    return _array_namespace(present)
+
+
+_NAMESPACE_OF_TYPE: dict[type, ModuleType] = {}
+
+
+def _array_namespace(present: list) -> ModuleType:
     try:
         return array_api_compat.array_namespace(*present)
     except TypeError as err:

@@ -42,33 +42,20 @@ class RNNCoreCache(NamedTuple):
 
 
 class LSTMCoreCache(NamedTuple):
-    gates: object
-    """(N, 4H): the activations ``i, f, g, o`` side by side (sigmoids, and the tanh in the ``g`` block)."""
+    i: object
+    f: object
+    g: object
+    o: object
     c_prev: object
     tanh_c: object
 
 
 class GRUCoreCache(NamedTuple):
-    rz: object
-    """(N, 2H): the reset and update gates ``r, z`` side by side."""
+    r: object
+    z: object
     n: object
     ah_n: object
     h_prev: object
-
-
-def _namespace(array):
-    """Array namespace of ``array``, remembered per array type (a module, not an array).
-
-    The cores run once per time step, and looking the namespace up anew
-    (:func:`deepref.backend.get_namespace`) costs more than a small step itself.
-    """
-    kind = type(array)
-    if kind not in _NAMESPACES:
-        _NAMESPACES[kind] = get_namespace(array)
-    return _NAMESPACES[kind]
-
-
-_NAMESPACES: dict = {}
 
 
 def sigmoid(xp, a):
@@ -79,9 +66,15 @@ def sigmoid(xp, a):
     return s
 
 
+def gate_blocks(a, count: int) -> tuple:
+    """The ``count`` column blocks of ``a : (N, count*H)``, in order, each ``(N, H)`` (views on NumPy)."""
+    width = a.shape[1] // count
+    return tuple(a[:, k * width : (k + 1) * width] for k in range(count))
+
+
 def rnn_core_forward(ax, ah, state):
     """``h = tanh(a_x + a_h)``. ``ax, ah`` : (N, H); ``state = (h_prev,)``. Returns ``((h,), cache)``."""
-    h = _namespace(ax).tanh(ax + ah)
+    h = get_namespace(ax).tanh(ax + ah)
     return (h,), RNNCoreCache(h)
 
 
@@ -106,17 +99,16 @@ def lstm_core_forward(ax, ah, state):
     (h, c) : (N, H) arrays
     cache : LSTMCoreCache
     """
-    xp = _namespace(ax)
+    xp = get_namespace(ax)
     _, c_prev = state
     hidden = c_prev.shape[1]
     a = ax + ah
-    gates = sigmoid(xp, a)  # i, f and o; the g block is replaced by its tanh below
-    gates[:, 2 * hidden : 3 * hidden] = xp.tanh(a[:, 2 * hidden : 3 * hidden])
-    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    i, f, _, o = gate_blocks(sigmoid(xp, a), 4)  # (the g block's sigmoid is unused)
+    g = xp.tanh(a[:, 2 * hidden : 3 * hidden])
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
     h = o * tanh_c
-    return (h, c), LSTMCoreCache(gates, c_prev, tanh_c)
+    return (h, c), LSTMCoreCache(i, f, g, o, c_prev, tanh_c)
 
 
 def lstm_core_backward(dstate, cache: LSTMCoreCache):
@@ -134,18 +126,22 @@ def lstm_core_backward(dstate, cache: LSTMCoreCache):
     dax, dah : (N, 4H) arrays (equal: ``a = a_x + a_h``)
     (None, dc_prev) : gradients reaching the previous state directly
     """
-    xp = _namespace(cache.c_prev)
+    xp = get_namespace(cache.c_prev)
     dh, dc = dstate
-    gates, c_prev, tanh_c = cache
-    hidden = c_prev.shape[1]
-    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    i, f, g, o, c_prev, tanh_c = cache
     dc_total = dh * o * (1.0 - tanh_c * tanh_c)
     if dc is not None:
         dc_total += dc
-    slope = gates * (1.0 - gates)  # sigmoid' = s (1 - s)
-    slope[:, 2 * hidden : 3 * hidden] = 1.0 - g * g  # tanh' = 1 - tanh**2
-    da = xp.concat([dc_total * g, dc_total * c_prev, dc_total * i, dh * tanh_c], axis=1)
-    da *= slope
+    # each gate's upstream gradient times its slope: s (1 - s) or 1 - tanh**2
+    da = xp.concat(
+        [
+            dc_total * g * (i * (1.0 - i)),
+            dc_total * c_prev * (f * (1.0 - f)),
+            dc_total * i * (1.0 - g * g),
+            dh * tanh_c * (o * (1.0 - o)),
+        ],
+        axis=1,
+    )
     return da, da, (None, dc_total * f)
 
 
@@ -163,15 +159,14 @@ def gru_core_forward(ax, ah, state):
     (h,) : (N, H) array
     cache : GRUCoreCache
     """
-    xp = _namespace(ax)
+    xp = get_namespace(ax)
     (h_prev,) = state
     hidden = h_prev.shape[1]
-    rz = sigmoid(xp, ax[:, : 2 * hidden] + ah[:, : 2 * hidden])
-    r, z = rz[:, :hidden], rz[:, hidden:]
-    ah_n = ah[:, 2 * hidden :]
-    n = xp.tanh(ax[:, 2 * hidden :] + r * ah_n)
+    r, z = gate_blocks(sigmoid(xp, ax[:, : 2 * hidden] + ah[:, : 2 * hidden]), 2)
+    ax_n, ah_n = ax[:, 2 * hidden :], ah[:, 2 * hidden :]
+    n = xp.tanh(ax_n + r * ah_n)
     h = n + z * (h_prev - n)  # (1 - z) n + z h_prev
-    return (h,), GRUCoreCache(rz, n, ah_n, h_prev)
+    return (h,), GRUCoreCache(r, z, n, ah_n, h_prev)
 
 
 def gru_core_backward(dstate, cache: GRUCoreCache):
@@ -182,16 +177,14 @@ def gru_core_backward(dstate, cache: GRUCoreCache):
     dax, dah : (N, 3H) arrays (they differ in the ``n`` block by the factor ``r``)
     (dh_prev_direct,) : the gradient through ``z * h_prev``, ``dh * z``
     """
-    xp = _namespace(cache.h_prev)
+    xp = get_namespace(cache.h_prev)
     (dh,) = dstate
-    rz, n, ah_n, h_prev = cache
-    hidden = h_prev.shape[1]
-    r, z = rz[:, :hidden], rz[:, hidden:]
+    r, z, n, ah_n, h_prev = cache
     dan = dh * (1.0 - z) * (1.0 - n * n)
-    da_rz = xp.concat([dan * ah_n, dh * (h_prev - n)], axis=1)  # d/dr, d/dz
-    da_rz *= rz * (1.0 - rz)
-    dax = xp.concat([da_rz, dan], axis=1)
-    dah = xp.concat([da_rz, dan * r], axis=1)
+    dar = dan * ah_n * (r * (1.0 - r))
+    daz = dh * (h_prev - n) * (z * (1.0 - z))
+    dax = xp.concat([dar, daz, dan], axis=1)
+    dah = xp.concat([dar, daz, dan * r], axis=1)
     return dax, dah, (dh * z,)
 
 

@@ -92,15 +92,13 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
     ax_rows = _time_major_rows(xp, x) @ w_x
     ax_rows += b_x
     ax_all = xp.reshape(ax_rows, (steps, n, w_x.shape[1]))
-    # the hidden states, filled as the steps run
-    hidden_states = xp.empty((steps + 1, n, hidden), dtype=state[0].dtype)
-    hidden_states[0, ...] = state[0]
-    cores = []
+    hidden_states, cores = [state[0]], []
     for t in range(steps):
         ah = state[0] @ w_h + b_h
         state, core = cell.core_forward(ax_all[t, ...], ah, state)
-        hidden_states[t + 1, ...] = state[0]
+        hidden_states.append(state[0])
         cores.append(core)
+    hidden_states = xp.stack(hidden_states)  # (T + 1, N, H), h_0 first
     out = xp.permute_dims(hidden_states[1:, ...], (1, 0, 2))
     cache = SequenceCache(cell, x, hidden_states, w_x, w_h, cores)
     return out, tuple(state), cache
@@ -130,26 +128,23 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
     n, steps, d = cache.x.shape
     hidden, width = cache.w_h.shape
     check_state("dout", dout, (n, steps, hidden))
-    # one buffer per sequence for the pre-activation gradients, rows ordered
-    # (t, n) like hidden_states; the RNN and the LSTM have dax = dah: shared
-    dax_all = dah_all = None
+    dout_steps = xp.permute_dims(dout, (1, 0, 2))  # (T, N, H)
+    dax_steps, dah_steps = [], []  # last step first
     dstate = list(dstate)
     w_h_t = _transposed_copy(xp, cache.w_h)
     for t in reversed(range(steps)):
-        dh = dout[:, t, :] if dstate[0] is None else dout[:, t, :] + dstate[0]
+        dh = dout_steps[t, ...] if dstate[0] is None else dout_steps[t, ...] + dstate[0]
         dax, dah, direct = cache.cell.core_backward((dh, *dstate[1:]), cache.cores[t])
-        if dax_all is None:
-            shared = dah is dax
-            dax_all = xp.empty((steps, n, width), dtype=dax.dtype)
-            dah_all = dax_all if shared else xp.empty_like(dax_all)
-        dax_all[t, ...] = dax
-        if not shared:
-            dah_all[t, ...] = dah
+        dax_steps.append(dax)
+        dah_steps.append(dah)
         through_w_h = dah @ w_h_t
         dh_prev = through_w_h if direct[0] is None else direct[0] + through_w_h
         dstate = [dh_prev, *direct[1:]]
-    dax_rows = xp.reshape(dax_all, (steps * n, width))
-    dah_rows = dax_rows if shared else xp.reshape(dah_all, (steps * n, width))
+    # the pre-activation gradients as rows ordered (t, n) like hidden_states;
+    # the RNN and the LSTM have dax = dah: one array serves both
+    dax_rows = xp.reshape(xp.stack(dax_steps[::-1]), (steps * n, width))
+    shared = dah_steps[0] is dax_steps[0]
+    dah_rows = dax_rows if shared else xp.reshape(xp.stack(dah_steps[::-1]), (steps * n, width))
     h_prev_rows = xp.reshape(cache.hidden_states[:-1, ...], (steps * n, hidden))
     dx_rows = dax_rows @ _transposed_copy(xp, cache.w_x)
     db_x = xp.sum(dax_rows, axis=0)
