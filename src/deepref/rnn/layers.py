@@ -144,7 +144,10 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
     # the RNN and the LSTM have dax = dah: one array serves both
     dax_rows = xp.reshape(xp.stack(dax_steps[::-1]), (steps * n, width))
     shared = dah_steps[0] is dax_steps[0]
-    dah_rows = dax_rows if shared else xp.reshape(xp.stack(dah_steps[::-1]), (steps * n, width))
+    if shared:
+        dah_rows = dax_rows
+    else:
+        dah_rows = xp.reshape(xp.stack(dah_steps[::-1]), (steps * n, width))
     h_prev_rows = xp.reshape(cache.hidden_states[:-1, ...], (steps * n, hidden))
     dx_rows = dax_rows @ _transposed_copy(xp, cache.w_x)
     db_x = xp.sum(dax_rows, axis=0)
