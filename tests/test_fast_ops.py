@@ -85,11 +85,24 @@ def test_take_labels_gathers_each_rows_label():
     np.testing.assert_array_equal(to_numpy(nn.losses.take_labels(z, asarray([2, 0]))), [3.0, 4.0])
 
 
+# (64, 256) and (64, 512) are folded into rows of NumPy's 8192-element ufunc buffer
+# (nn.normalization._row_op), (8, 5) is not; "F" passes a Fortran-ordered input
+SHAPES = [((8, 5), "C"), ((64, 256), "C"), ((64, 256), "F"), ((64, 512), "C")]
+
+
+def _laid_out(host, dtype, order):
+    x = asarray(host, dtype=dtype)
+    if order == "F" and isinstance(x, np.ndarray):
+        x = np.asfortranarray(x)
+    return x
+
+
+@pytest.mark.parametrize(("shape", "order"), SHAPES)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_batchnorm_closed_form_backward_matches_the_general_formula(dtype, rng):
-    x_host, dout_host = rng.normal(size=(8, 5)) * 3.0 + 1.0, rng.normal(size=(8, 5))
-    gamma_host, beta_host = rng.normal(size=5), rng.normal(size=5)
-    x = asarray(x_host, dtype=dtype)
+def test_batchnorm_closed_form_backward_matches_the_general_formula(dtype, shape, order, rng):
+    x_host, dout_host = rng.normal(size=shape) * 3.0 + 1.0, rng.normal(size=shape)
+    gamma_host, beta_host = rng.normal(size=shape[1]), rng.normal(size=shape[1])
+    x = _laid_out(x_host, dtype, order)
     out, cache, _ = nn.normalization.batchnorm_forward(x, asarray(gamma_host, dtype=dtype),
                                                        asarray(beta_host, dtype=dtype))
     dx, dgamma, dbeta = nn.normalization.batchnorm_backward(asarray(dout_host, dtype=dtype), cache)
@@ -104,6 +117,35 @@ def test_batchnorm_closed_form_backward_matches_the_general_formula(dtype, rng):
     np.testing.assert_allclose(to_numpy(dx), expected, rtol=tol, atol=tol)
     np.testing.assert_allclose(to_numpy(dgamma), (dout_host * x_hat).sum(axis=0), rtol=tol, atol=tol)
     np.testing.assert_allclose(to_numpy(dbeta), dout_host.sum(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_array_equal(to_numpy(x), x_host.astype(dtype))  # input untouched
+
+
+@pytest.mark.parametrize(("shape", "order"), SHAPES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_layernorm_and_eval_batchnorm_match_the_formulas(dtype, shape, order, rng):
+    x_host, dout_host = rng.normal(size=shape) * 3.0 + 1.0, rng.normal(size=shape)
+    gamma_host, beta_host = rng.normal(size=shape[1]), rng.normal(size=shape[1])
+    mean_host, var_host = rng.normal(size=shape[1]), rng.uniform(0.5, 2.0, size=shape[1])
+    x, gamma, beta = _laid_out(x_host, dtype, order), asarray(gamma_host, dtype=dtype), asarray(beta_host, dtype=dtype)
+    norm = nn.normalization
+    tol = 1e-10 if dtype == "float64" else 1e-4
+
+    out, cache = norm.layernorm_forward(x, gamma, beta)
+    dx, dgamma, _ = norm.layernorm_backward(asarray(dout_host, dtype=dtype), cache)
+    std = np.sqrt(x_host.var(axis=1, keepdims=True) + 1e-5)
+    x_hat = (x_host - x_host.mean(axis=1, keepdims=True)) / std
+    g, m = dout_host * gamma_host, shape[1]
+    expected_dx = (m * g - g.sum(axis=1, keepdims=True) - x_hat * (g * x_hat).sum(axis=1, keepdims=True)) / (m * std)
+    np.testing.assert_allclose(to_numpy(out), gamma_host * x_hat + beta_host, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dx), expected_dx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dgamma), (dout_host * x_hat).sum(axis=0), rtol=tol, atol=10 * tol)
+
+    out, cache = norm.batchnorm_eval_forward(x, gamma, beta, asarray(mean_host, dtype=dtype),
+                                             asarray(var_host, dtype=dtype))
+    dx, _, _ = norm.batchnorm_backward(asarray(dout_host, dtype=dtype), cache)
+    scale = gamma_host / np.sqrt(var_host + 1e-5)
+    np.testing.assert_allclose(to_numpy(out), (x_host - mean_host) * scale + beta_host, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(dx), dout_host * scale, rtol=tol, atol=tol)
     np.testing.assert_array_equal(to_numpy(x), x_host.astype(dtype))  # input untouched
 
 
