@@ -1,0 +1,148 @@
+"""Kernels: the fast paths, registered beside the specifications they implement.
+
+The code a chapter shows is the *specification*: plain array-API code that
+reads like the derivation (``m = beta1 * m + (1 - beta1) * g``). Where a
+faster way to compute the same thing exists for one array library, it lives
+here as a *kernel*, registered under the specification's operation name, and
+the specification asks for it with one line at its top::
+
+    kernel = kernels.lookup("adam_update", xp)
+    if kernel is not None:
+        return kernel(...)
+
+A kernel takes the same arguments as its specification and returns the same
+values (bit for bit, or within the tolerance its test states; see
+``tests/test_kernels.py``, which holds every registered kernel to its
+specification).
+
+Where things live
+-----------------
+- This module: the registry (:func:`register`, :func:`lookup`), the switch
+  (``DEEPREF_KERNELS=off`` in the environment, or :func:`disabled` /
+  :func:`use_kernels` in code) and :data:`KERNEL_MODULES`, which names the
+  module of each backend and topic.
+- ``numpy_<topic>.py``: NumPy fast paths (in-place chunked chains, reused
+  workspaces, BLAS tricks).
+- ``cupy_<topic>.py``: CuPy ``ElementwiseKernel`` / ``RawKernel`` sources and
+  their launchers.
+
+To add a kernel for operation ``op`` on backend ``b``: write it in
+``b_<topic>.py`` (create the module and add it to :data:`KERNEL_MODULES` if the
+topic is new), decorate it with ``@register("op", "b")``, and add a case for
+it to ``tests/test_kernels.py``. Nothing else changes: the specification
+already asks for ``op``. To add a chapter, see the README's layout section;
+chapters never import from this package.
+
+Kernel modules are imported lazily, on the first lookup for their backend, so
+that importing :mod:`deepref` never imports CuPy and the specifications never
+import their kernels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+KERNEL_MODULES: dict[str, tuple[str, ...]] = {
+    "numpy": (),
+    "cupy": (),
+}
+"""The kernel modules of each backend (names relative to this package), imported on first use."""
+
+_REGISTRY: dict[tuple[str, str], Callable] = {}
+_LOADED: set[str] = set()
+_ENABLED = [os.environ.get("DEEPREF_KERNELS", "on").strip().lower() not in ("off", "0", "false", "no")]
+
+
+def register(op: str, backend: str) -> Callable[[Callable], Callable]:
+    """Decorator: register the decorated function as the kernel of ``op`` on ``backend``.
+
+    Parameters
+    ----------
+    op : str
+        The operation's name, as its specification looks it up.
+    backend : {"numpy", "cupy"}
+        The array library the kernel works on.
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` is unknown or ``op`` already has a kernel there.
+    """
+    if backend not in KERNEL_MODULES:
+        raise ValueError(f"unknown kernel backend {backend!r}; expected one of {sorted(KERNEL_MODULES)}")
+
+    def decorate(function: Callable) -> Callable:
+        key = (op, backend)
+        if key in _REGISTRY and _REGISTRY[key] is not function:
+            raise ValueError(f"operation {op!r} already has a {backend} kernel: {_REGISTRY[key].__qualname__}")
+        _REGISTRY[key] = function
+        return function
+
+    return decorate
+
+
+def backend_of(xp: ModuleType) -> str | None:
+    """The kernel backend name of namespace ``xp`` (``"numpy"``, ``"cupy"``), or ``None`` for any other."""
+    name = getattr(xp, "__name__", "")
+    for backend in KERNEL_MODULES:
+        if name == backend or name.endswith(f"array_api_compat.{backend}") or name.startswith(f"{backend}."):
+            return backend
+    return None
+
+
+def _load(backend: str) -> None:
+    if backend in _LOADED:
+        return
+    _LOADED.add(backend)
+    for module in KERNEL_MODULES[backend]:
+        importlib.import_module(f"{__name__}.{module}")
+
+
+def lookup(op: str, xp: ModuleType) -> Callable | None:
+    """The kernel registered for ``op`` on the library of namespace ``xp``, or ``None``.
+
+    ``None`` also when kernels are switched off (``DEEPREF_KERNELS=off``,
+    :func:`disabled`): the caller then runs its specification.
+    """
+    if not _ENABLED[0]:
+        return None
+    backend = backend_of(xp)
+    if backend is None:
+        return None
+    _load(backend)
+    return _REGISTRY.get((op, backend))
+
+
+def registered() -> dict[tuple[str, str], Callable]:
+    """Every registered kernel (all backends' modules imported), keyed by ``(op, backend)``."""
+    for backend in KERNEL_MODULES:
+        if backend == "cupy" and importlib.util.find_spec("cupy") is None:
+            continue
+        _load(backend)
+    return dict(_REGISTRY)
+
+
+def enabled() -> bool:
+    """Whether :func:`lookup` hands out kernels."""
+    return _ENABLED[0]
+
+
+@contextlib.contextmanager
+def use_kernels(on: bool) -> Iterator[None]:
+    """Switch kernels on or off inside a ``with`` block (the previous setting comes back after it)."""
+    previous = _ENABLED[0]
+    _ENABLED[0] = bool(on)
+    try:
+        yield
+    finally:
+        _ENABLED[0] = previous
+
+
+def disabled() -> contextlib.AbstractContextManager[None]:
+    """``with kernels.disabled():`` runs the specifications alone."""
+    return use_kernels(False)
