@@ -9,17 +9,24 @@ frozen, so it can key a results table.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
-from ..optim import Adam
+from ..experiments import config_to_dict
+from ..nn.init import as_generator
+from ..optim import SGD, Adam
+from ..validation import check_choice, check_count, check_in_range, check_positive
 from .classify import MultinomialNB, SequenceClassifier, fit_classifier, kfold_indices, ngram_features, predict_classes
 from .corpus import EOS, Vocabulary, batchify, load_movie_reviews, load_ptb, load_python_docs, tokenize
 from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perplexity_of
-from .rnnlm import RNNLM, stream_logprobs, train_epoch
+from .rnnlm import RNNLM, init_uniform, stream_logprobs, train_epoch
 from .synthetic import AgreementSource
 
 
@@ -28,7 +35,16 @@ class LMConfig:
     """A recurrent LM and its truncated-BPTT training.
 
     ``epochs`` full passes, or ``max_windows`` windows of the first pass when
-    it is set (a budget cut).
+    it is set (a budget cut). ``optimizer`` is ``"adam"`` or ``"sgd"`` (plain
+    SGD); the rate is ``lr`` for the first ``decay_after`` passes and is then
+    multiplied by ``lr_decay`` at the start of every later pass (``lr_decay =
+    1``: constant). ``init_scale`` set: every parameter starts uniform on
+    ``[-init_scale, init_scale]`` (Zaremba et al.); ``None``: each layer's own
+    initialisation. ``loss`` is what one window's gradient is taken of:
+    ``"token"``, the mean negative log-likelihood per token; ``"window"``, its
+    sum over the window's steps (of the mean over streams), the loss of
+    Zaremba et al.'s code, ``steps`` times larger, so their rate and clipping
+    threshold apply unchanged.
     """
 
     embed_size: int = 128
@@ -39,28 +55,125 @@ class LMConfig:
     softmax: str = "full"
     n_streams: int = 32
     steps: int = 35
+    optimizer: str = "adam"
     lr: float = 0.01
-    clip: float = 5.0
+    lr_decay: float = 1.0
+    decay_after: int = 0
+    clip: float | None = 5.0
     epochs: int = 1
     max_windows: int | None = None
+    init_scale: float | None = None
+    loss: str = "token"
     dtype: str = "float32"
 
+    def __post_init__(self):
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("loss", self.loss, ("token", "window"))
+        check_positive("lr", self.lr)
+        check_in_range("lr_decay", self.lr_decay, 0.0, 1.0, closed="right")
+        check_count("decay_after", self.decay_after, minimum=0)
+        check_count("epochs", self.epochs)
+        if self.init_scale is not None:
+            check_positive("init_scale", self.init_scale)
 
-ZAREMBA_SMALL = LMConfig(embed_size=200, hidden_size=200, num_layers=2, softmax="class", epochs=13, steps=20,
-                         n_streams=20, lr=2e-3)
-"""Zaremba et al.'s small PTB model (2 x 200 LSTM, 13 passes of 20 x 20 windows), trained with Adam
-instead of their SGD schedule."""
+    def rate(self, epoch: int) -> float:
+        """The learning rate of pass ``epoch`` (counted from 0)."""
+        return self.lr * self.lr_decay ** max(0, epoch + 1 - self.decay_after) if self.decay_after else self.lr
 
 
-def train_lm(ids: np.ndarray, vocab_size: int, config: LMConfig, seed: int) -> tuple[RNNLM, list[float]]:
-    """Train an :class:`RNNLM` on the token stream ``ids`` with Adam; returns it and the loss of each pass."""
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+ZAREMBA_SMALL = LMConfig(embed_size=200, hidden_size=200, num_layers=2, softmax="full", n_streams=20, steps=20,
+                         optimizer="sgd", lr=1.0, lr_decay=0.5, decay_after=4, clip=5.0, epochs=13,
+                         init_scale=0.1, loss="window")
+"""Zaremba et al.'s small PTB model and recipe: 2 x 200 LSTM, full softmax, every weight uniform on
+[-0.1, 0.1], SGD at rate 1 for 4 passes then halved every pass, 13 passes of 20 streams x 20 steps,
+gradient norm (of the window's summed loss) clipped at 5, no dropout."""
+
+ZAREMBA_SMALL_ADAM = LMConfig(embed_size=200, hidden_size=200, num_layers=2, softmax="class", epochs=13, steps=20,
+                              n_streams=20, lr=2e-3)
+"""The comparison run: the same network with a class-factored softmax, PyTorch's initialisation of the
+recurrent layers and Adam at a constant rate 2e-3 (per-token loss), not the paper's recipe."""
+
+
+def train_lm(ids: np.ndarray, vocab_size: int, config: LMConfig, seed, valid: np.ndarray | None = None,
+             checkpoint: str | os.PathLike | None = None) -> tuple[RNNLM, dict]:
+    """Train an :class:`RNNLM` on the token stream ``ids`` as ``config`` says.
+
+    Returns the model and its history: ``train_loss`` (nats per token) and
+    ``lr`` of each pass, and, when ``valid`` ids are given, ``valid_perplexity``
+    after each pass (one stream, the state carried through the whole text).
+    With a ``checkpoint`` path the model, the optimizer and the history are
+    saved there after every pass, and a run that finds a checkpoint resumes
+    after its last pass (passes start from a zero state and read the streams
+    in order, so a resumed run continues exactly).
+    """
+    rng = as_generator(seed)
     model = RNNLM(vocab_size, config.embed_size, config.hidden_size, config.num_layers, cell=config.cell,
-                  dropout=config.dropout, softmax=config.softmax, seed=seed, dtype=config.dtype)
-    optimizer = Adam(model.parameters(), lr=config.lr)
+                  dropout=config.dropout, softmax=config.softmax, seed=rng, dtype=config.dtype)
+    if config.init_scale is not None:
+        init_uniform(model, config.init_scale, rng)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
+    history = {"train_loss": [], "lr": [], "valid_perplexity": []}
+    if checkpoint is not None and Path(checkpoint).with_suffix(".json").exists():
+        history = load_checkpoint(checkpoint, model, optimizer)
     streams = batchify(ids, config.n_streams)
-    losses = [train_epoch(model, streams, config.steps, optimizer, config.clip, config.max_windows)
-              for _ in range(config.epochs)]
-    return model, losses
+    for epoch in range(len(history["train_loss"]), config.epochs):
+        optimizer.lr = config.rate(epoch)
+        history["lr"].append(optimizer.lr)
+        history["train_loss"].append(train_epoch(model, streams, config.steps, optimizer, config.clip,
+                                                 config.max_windows, sum_steps=config.loss == "window"))
+        if valid is not None:
+            history["valid_perplexity"].append(perplexity_of(stream_logprobs(model, valid, n_streams=1,
+                                                                             steps=100)))
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, history)
+    return model, history
+
+
+def save_checkpoint(path: str | os.PathLike, model, optimizer, history: dict) -> None:
+    """Write ``model`` and ``optimizer`` state to ``path`` (``.npz``) and ``history`` beside it (``.json``).
+
+    Both files are replaced atomically, arrays first, so a run killed while
+    saving leaves the previous checkpoint whole.
+    """
+    path = Path(path)
+    saved = optimizer.state_dict()
+    arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+    arrays.update({f"optimizer/{i}/{k}": v for i, state in enumerate(saved["state"]) for k, v in state.items()})
+    meta = {"history": history, **{k: saved[k] for k in ("param_groups", "step_count", "steps")}}
+    for suffix, write in ((".npz", lambda f: np.savez(f, **arrays)),
+                          (".json", lambda f: f.write(json.dumps(meta).encode()))):
+        temporary = path.with_suffix(suffix + ".partial")
+        with open(temporary, "wb") as f:
+            write(f)
+        os.replace(temporary, path.with_suffix(suffix))
+
+
+def load_checkpoint(path: str | os.PathLike, model, optimizer) -> dict:
+    """Restore what :func:`save_checkpoint` wrote into ``model`` and ``optimizer``; returns the history."""
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
+        model.load_state_dict({k.split("/", 1)[1]: arrays[k] for k in arrays.files if k.startswith("model/")})
+        state = [{} for _ in meta["steps"]]
+        for key in arrays.files:
+            if key.startswith("optimizer/"):
+                _, index, name = key.split("/", 2)
+                state[int(index)][name] = arrays[key]
+    optimizer.load_state_dict({**{k: meta[k] for k in ("param_groups", "step_count", "steps")}, "state": state})
+    return meta["history"]
+
+
+def checkpoint_path(name: str, config, seed) -> Path | None:
+    """Where a long run ``name`` with ``config`` and ``seed`` keeps its checkpoint: under the folder named by
+    the ``DEEPREF_CHECKPOINTS`` environment variable, or nowhere (``None``) when it is unset."""
+    folder = os.environ.get("DEEPREF_CHECKPOINTS")
+    if not folder:
+        return None
+    key = json.dumps({"config": config_to_dict(config), "seed": seed}, sort_keys=True)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder) / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 @dataclass
@@ -114,14 +227,22 @@ def ptb_kn5() -> NGramLM:
 
 @dataclass(frozen=True)
 class PTBConfig:
-    """A recurrent LM trained on PTB, and how many validation tokens fit its interpolation weight (all: None).
+    """A recurrent LM trained on PTB, how its texts are scored, and how many validation tokens fit the
+    interpolation weight (all: None).
 
     The default is the chapter's budget run: one LSTM layer of 128 units with
-    a class-factored softmax, 250 windows of 35 steps of 32 streams.
+    a class-factored softmax, 250 windows of 35 steps of 32 streams, scored
+    in 32 parallel streams. ``eval_streams = 1`` scores each text as one
+    stream, the state carried from its first word to its last (as Zaremba et
+    al. do), and records the validation perplexity after every pass.
     """
 
     lm: LMConfig = LMConfig(softmax="class", max_windows=250)
     valid_tokens: int | None = 20_000
+    eval_streams: int = 32
+
+    def __post_init__(self):
+        check_count("eval_streams", self.eval_streams)
 
 
 @dataclass
@@ -133,33 +254,37 @@ class PTBResult:
     weight: float  # of the RNN in the mixture, fitted on validation text
     train_tokens: int
     seconds: float
+    history: dict = field(default_factory=dict)  # per pass: train_loss, lr, valid_perplexity (one stream only)
     model: RNNLM | None = field(default=None, repr=False)
 
 
-def ptb_rnn_experiment(config: PTBConfig, seed: int, kn5: NGramLM, vocab: Vocabulary,
+def ptb_rnn_experiment(config: PTBConfig, seed, kn5: NGramLM, vocab: Vocabulary,
                        ids: list[np.ndarray]) -> PTBResult:
     """Train an RNN LM on PTB, score valid and test, and interpolate it with ``kn5``.
 
     ``vocab`` and ``ids`` are those of :func:`ptb_ids`. The interpolation
     weight is fitted by EM on (the first ``config.valid_tokens`` of) the
-    validation text; the test perplexities are all on the same tokens.
+    validation text; the test perplexities are all on the same tokens. Each
+    text is read after an end-of-sentence token, so its first word is scored.
     """
     start = time.process_time()
     lm_config = config.lm
-    model, _ = train_lm(ids[0], len(vocab), lm_config, seed)
     eos = vocab.index[EOS]
     valid = ids[1] if config.valid_tokens is None else ids[1][: config.valid_tokens]
+    texts = {name: np.concatenate([[eos], stream]) for name, stream in (("valid", valid), ("test", ids[2]))}
+    per_pass = texts["valid"] if config.eval_streams == 1 else None
+    model, history = train_lm(ids[0], len(vocab), lm_config, seed, valid=per_pass,
+                              checkpoint=checkpoint_path("ptb_rnn", config, seed))
     scores = {}
-    for name, stream in (("valid", valid), ("test", ids[2])):
-        rnn = stream_logprobs(model, np.concatenate([[eos], stream]), n_streams=32, steps=100)
-        words = vocab.decode(stream)
-        scores[name] = (rnn, kn5.logprobs(words)[: rnn.size])
+    for name, text in texts.items():
+        rnn = stream_logprobs(model, text, n_streams=config.eval_streams, steps=100)
+        scores[name] = (rnn, kn5.logprobs(vocab.decode(text[1:]))[: rnn.size])
     weight = fit_interpolation_weight(*scores["valid"])
     rnn_test, kn_test = scores["test"]
     trained = lm_config.n_streams * lm_config.steps * (lm_config.max_windows or 0) or ids[0].size * lm_config.epochs
     return PTBResult(perplexity_of(scores["valid"][0]), perplexity_of(rnn_test), perplexity_of(kn_test),
                      perplexity_of(interpolate_logprobs(rnn_test, kn_test, weight)), weight, trained,
-                     time.process_time() - start, model)
+                     time.process_time() - start, history, model)
 
 
 def ptb_run(config: PTBConfig, seed: int) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 from .. import rnn
 from ..backend import get_namespace, to_numpy
 from ..nn.dropout import Dropout
-from ..nn.init import as_generator
+from ..nn.init import as_generator, uniform
 from ..nn.linear import Linear, linear_backward, linear_forward
 from ..nn.losses import log_softmax, one_hot
 from ..nn.module import Module, Parameter
@@ -194,6 +194,17 @@ def one_hot_3d(targets, num_classes: int, dtype):
     return xp.reshape(one_hot(xp.reshape(targets, (n * t,)), num_classes, dtype), (n, t, num_classes))
 
 
+def init_uniform(model: Module, scale: float, seed=None) -> None:
+    """Draw every parameter of ``model`` anew, uniform on ``[-scale, scale]`` (biases included).
+
+    This is Zaremba et al.'s initialisation (``scale = 0.1`` for their small
+    model); it replaces each layer's own.
+    """
+    rng = as_generator(seed)
+    for p in model.parameters():
+        p.data = uniform(p.shape, scale, rng, dtype=p.data.dtype)
+
+
 def _on_backend(host_ids, model: RNNLM):
     """Host ids as an int64 array on the backend of the model's parameters."""
     xp = get_namespace(model.embedding.weight.data)
@@ -207,11 +218,15 @@ def train_epoch(
     optimizer,
     clip: float | None = None,
     max_windows: int | None = None,
+    sum_steps: bool = False,
 ) -> float:
     """One pass of truncated BPTT over ``streams`` ``(B, L)``; returns the mean training loss (nats per token).
 
     The final state of each window starts the next one without carrying
-    gradient. ``clip`` rescales the global gradient norm (Zaremba et al. use 5);
+    gradient. The gradient is that of the mean loss per token, or, with
+    ``sum_steps``, of its sum over the window's steps (the mean over streams
+    of each step's loss, added up: Zaremba et al.'s loss, ``steps`` times
+    larger). ``clip`` rescales the global gradient norm (Zaremba et al. use 5);
     ``max_windows`` stops early (for budgets). A NaN or infinite loss stops the
     run with an error.
     """
@@ -224,7 +239,7 @@ def train_epoch(
         inputs, targets = _on_backend(x, model), _on_backend(y, model)
         loss = float(model.loss_forward(inputs, targets, state))
         check_finite_loss(loss, f"window {k} of truncated BPTT")
-        model.loss_backward()
+        model.loss_backward(x.shape[1] if sum_steps else 1.0)
         if clip is not None:
             clip_grad_norm(model.parameters(), clip)
         optimizer.step()
