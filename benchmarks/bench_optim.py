@@ -6,7 +6,7 @@ reads and writes each array exactly once. Both sides step the same float
 parameters with the same gradients; after the first step they must agree.
 
 With ``--backend cupy`` torch runs on the same GPU, and deepref steps each
-parameter with its fused CUDA kernel (:mod:`deepref.optim.fused_cupy`; a
+parameter with its fused CUDA kernel (:mod:`deepref.kernels.cupy_optim`; a
 case fails where the kernel would not take the arrays); a further case per optimizer
 times that kernel against deepref's own unfused chain on the GPU. The
 targets are for the CPU.
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from harness import Case, relative_error
 
-from deepref import nn, optim
+from deepref import kernels, nn, optim
 from deepref.backend import asarray, to_numpy
-from deepref.optim import fused_cupy, inplace
+from deepref.kernels import cupy_optim
 
 # (deepref name, options, arrays read + written per step besides the gradient read)
 OPTIMIZERS = {
@@ -59,18 +59,15 @@ def _deepref(ctx, name: str, start: list, grads: list):
     params = [nn.Parameter(asarray(w.copy())) for w in start]
     for p, g in zip(params, grads):
         p.grad = asarray(g)
-    if ctx.backend == "cupy" and not all(fused_cupy.applies([p.data, p.grad]) for p in params):
+    if ctx.backend == "cupy" and not all(cupy_optim.applies([p.data, p.grad]) for p in params):
         raise RuntimeError(f"{name}: the fused CUDA kernel would not run on these parameters")
     return params, getattr(optim, TORCH_NAME.get(name, name))(params, **OPTIMIZERS[name][0])
 
 
 def _unfused_step(opt) -> None:
-    """One step of ``opt`` through the element-wise chain (on CuPy: without the fused kernels)."""
-    inplace.FUSE_ON_CUPY = False
-    try:
+    """One step of ``opt`` through its update functions, without kernels (on CuPy: not fused)."""
+    with kernels.disabled():
         opt.step()
-    finally:
-        inplace.FUSE_ON_CUPY = True
 
 
 def _data(dtype: str, tensors: int, per: int):

@@ -1,15 +1,15 @@
-"""The fused CUDA optimizer kernels (:mod:`deepref.optim.fused_cupy`), checked three ways.
+"""The fused CUDA optimizer kernels (:mod:`deepref.kernels.cupy_optim`), checked three ways.
 
 * Wherever a C++ compiler is installed: the kernels' source, compiled on the
   host (contraction off, the grid-stride loop replaced by a plain loop) and
-  called with the arguments that :func:`fused_cupy.arguments` builds, steps
-  the NumPy optimizers bit for bit like their element-wise chains, for every
+  called with the arguments that :func:`cupy_optim.arguments` builds, steps
+  the NumPy optimizers bit for bit like their update functions, for every
   option, over several steps, in float32 and float64.
 * Wherever CuPy's NVRTC loads (no GPU needed): the source compiles for the
   H200's sm_90, and its PTX holds no fused multiply-add.
 * On the CuPy backend (``--backend-cupy``, a GPU): the fused step equals the
-  unfused chain on the GPU and agrees with ``torch.optim``; arrays the
-  kernels do not take run the chain.
+  update functions on the GPU and agrees with ``torch.optim``; arrays the
+  kernels do not take run the update functions.
 """
 
 import ctypes
@@ -20,9 +20,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from deepref import backend, nn, optim
+from deepref import backend, kernels, nn, optim
 from deepref.backend import asarray, to_numpy
-from deepref.optim import fused_cupy, inplace
+from deepref.kernels import cupy_optim
 
 GRID = {
     "SGD": dict(lr=[0.01], momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True], weight_decay=[0.0, 0.01]),
@@ -107,7 +107,7 @@ def host_kernels(tmp_path_factory):
     libraries = {}
     for dtype in DTYPES:
         src = folder / f"{dtype}.cpp"
-        src.write_text(fused_cupy.source(dtype, HOST_PRELUDE))
+        src.write_text(cupy_optim.source(dtype, HOST_PRELUDE))
         lib = folder / f"{dtype}.so"
         subprocess.run([compiler, "-O2", "-std=c++17", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
                         str(src), "-o", str(lib)], check=True, capture_output=True)
@@ -123,28 +123,32 @@ def _c_argument(value):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
-def test_kernels_compiled_on_the_host_step_like_the_numpy_chain(case, dtype, host_kernels, monkeypatch, on_numpy):
-    chain = _run(case, dtype)
+def test_kernels_compiled_on_the_host_step_like_the_numpy_update_functions(case, dtype, host_kernels, monkeypatch,
+                                                                            on_numpy):
+    with kernels.disabled():
+        specification = _run(case, dtype)
     launched = []
 
-    def host_fused(kernel, arrays, present, scalars):
-        args = fused_cupy.arguments(kernel.fused_name, arrays, scalars)
-        assert all(a.flags.c_contiguous for a in present)
-        getattr(host_kernels[present[0].dtype], kernel.fused_name)(*map(_c_argument, args))
-        launched.append(kernel.fused_name)
-        return True
+    def host_launch(name, args):
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        assert all(a.flags.c_contiguous for a in arrays)
+        getattr(host_kernels[arrays[0].dtype], name)(*map(_c_argument, args))
+        launched.append(name)
 
-    monkeypatch.setattr(inplace, "_run_fused", host_fused)
+    cupy_kernels = {op: kernel for (op, backend_name), kernel in kernels.registered().items() if backend_name == "cupy"}
+    monkeypatch.setattr(cupy_optim, "applies", lambda arrays: True)
+    monkeypatch.setattr(cupy_optim, "launch", host_launch)
+    monkeypatch.setattr(kernels, "lookup", lambda op, xp: cupy_kernels[op])
     fused = _run(case, dtype)
     assert len(launched) == STEPS * len(SHAPES)
-    _assert_identical(fused, chain)
+    _assert_identical(fused, specification)
 
 
 def test_arguments_name_the_kernels():
     with pytest.raises(ValueError, match="no fused kernel 'lamb'"):
-        fused_cupy.arguments("lamb", {}, {})
-    for kernel in ("_sgd_kernel", "_adagrad_kernel", "_rmsprop_kernel", "_adam_kernel"):
-        assert getattr(optim.optimizers, kernel).fused_name in fused_cupy.ARGUMENTS
+        cupy_optim.arguments("lamb", {}, {})
+    for name in cupy_optim.ARGUMENTS:
+        assert (f"{name}_step", "cupy") in kernels.registered()
 
 
 # --- the source compiled by NVRTC, without a GPU ----------------------------------------------
@@ -163,7 +167,7 @@ def _nvrtc_compile(nvrtc, code: str, arch: str):
     program = nvrtc.createProgram(code, "fused.cu", (), ())
     try:
         try:
-            nvrtc.compileProgram(program, [*fused_cupy.OPTIONS, f"-arch={arch}"])
+            nvrtc.compileProgram(program, [*cupy_optim.OPTIONS, f"-arch={arch}"])
         except nvrtc.NVRTCError as err:
             pytest.fail(f"NVRTC rejected the kernels: {err}\n{nvrtc.getProgramLog(program)}")
         return nvrtc.getPTX(program) if arch.startswith("compute") else nvrtc.getCUBIN(program)
@@ -174,11 +178,11 @@ def _nvrtc_compile(nvrtc, code: str, arch: str):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernels_compile_with_nvrtc_without_contraction(dtype):
     nvrtc = _nvrtc()
-    code = fused_cupy.source(dtype)
+    code = cupy_optim.source(dtype)
     assert len(_nvrtc_compile(nvrtc, code, "sm_90")) > 0
     ptx = _nvrtc_compile(nvrtc, code, "compute_90")
     ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
-    for name in fused_cupy.ARGUMENTS:
+    for name in cupy_optim.ARGUMENTS:
         assert f".entry {name}(" in ptx
     assert "fma." not in ptx, "a multiply-add was contracted: the fused step would round differently"
 
@@ -196,35 +200,35 @@ def on_cupy():
 def fused_launches(monkeypatch):
     """The names of the fused kernels launched during the test."""
     launched = []
-    step = fused_cupy.step
+    launch = cupy_optim.launch
 
-    def counting_step(name, arrays, scalars):
+    def counting_launch(name, args):
         launched.append(name)
-        step(name, arrays, scalars)
+        launch(name, args)
 
-    monkeypatch.setattr(fused_cupy, "step", counting_step)
+    monkeypatch.setattr(cupy_optim, "launch", counting_launch)
     return launched
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
-def test_fused_step_equals_the_chain_on_the_gpu(case, dtype, on_cupy, fused_launches, monkeypatch):
+def test_fused_step_equals_the_update_functions_on_the_gpu(case, dtype, on_cupy, fused_launches):
     fused = _run(case, dtype)
     assert len(fused_launches) == STEPS * len(SHAPES)
-    monkeypatch.setattr(inplace, "FUSE_ON_CUPY", False)
-    chain = _run(case, dtype)
+    with kernels.disabled():
+        specification = _run(case, dtype)
     assert len(fused_launches) == STEPS * len(SHAPES)
     # Both round each operation once, in the same order; allow a few ulp where CuPy's own kernels
     # would apply a Python scalar in higher precision.
     eps = np.finfo(dtype).eps
-    for ours, theirs in zip(fused[0], chain[0]):
+    for ours, theirs in zip(fused[0], specification[0]):
         np.testing.assert_allclose(ours, theirs, rtol=4 * eps, atol=4 * eps)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES)
 def test_every_backend_agrees_with_torch_in_float32_and_float64(case, dtype, fused_launches):
-    """On CuPy through the fused kernels, elsewhere through the chain (torch.optim on the CPU)."""
+    """On CuPy through the fused kernels, elsewhere through the NumPy kernels or the specification."""
     torch = pytest.importorskip("torch")
     name, kwargs = CASES[case]
     ours = _run(case, dtype)[0]
@@ -241,7 +245,7 @@ def test_every_backend_agrees_with_torch_in_float32_and_float64(case, dtype, fus
         np.testing.assert_allclose(a, t.detach().numpy(), **tolerance)
 
 
-def test_arrays_the_kernels_do_not_take_run_the_chain(on_cupy, fused_launches):
+def test_arrays_the_kernels_do_not_take_run_the_update_functions(on_cupy, fused_launches):
     xp = backend.current_namespace()
     start, grads = _data("float64")
     results = []

@@ -187,14 +187,14 @@ def test_float32_parameters_and_state_stay_float32(name):
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_update_is_in_place_and_chunks_agree_with_one_block(name, rng, monkeypatch):
-    """A parameter larger than a chunk gets the same update as one processed whole."""
-    from deepref.optim import inplace
+    """A parameter larger than a chunk gets the same update as one processed whole (NumPy's chunked kernels)."""
+    from deepref.kernels import numpy_optim
 
     start = rng.normal(size=(3, 5000))
     grads = [rng.normal(size=(3, 5000)) for _ in range(3)]
     results = []
     for chunk in (8 * 4096, 8 * 15000 * 2):  # four chunks, the last one partial; one chunk
-        monkeypatch.setattr(inplace, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(numpy_optim, "CHUNK_BYTES", chunk)
         p = nn.Parameter(asarray(start.copy()))
         data = p.data
         opt = OPTIMIZERS[name]([p])

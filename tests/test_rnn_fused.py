@@ -1,12 +1,21 @@
-"""The fused NumPy LSTM (deepref.rnn.fused): the step-by-step cells' numbers, blocked products, gradients."""
+"""The NumPy LSTM kernel (deepref.kernels.numpy_recurrent): the step-by-step cells' numbers, blocked products, gradients.
+
+Kernels are switched on here whatever ``DEEPREF_KERNELS`` says: these tests are about the kernel.
+"""
 
 import numpy as np
 import pytest
 
-from deepref import rnn
+from deepref import kernels, rnn
 from deepref.backend import to_numpy
 from deepref.gradcheck import check_backward
-from deepref.rnn import fused
+from deepref.kernels import numpy_recurrent as fused
+
+
+@pytest.fixture(autouse=True)
+def kernels_on():
+    with kernels.use_kernels(True):
+        yield
 
 
 def _inputs(rng, n, steps, d, h, dtype="float64"):

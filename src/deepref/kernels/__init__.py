@@ -6,14 +6,37 @@ faster way to compute the same thing exists for one array library, it lives
 here as a *kernel*, registered under the specification's operation name, and
 the specification asks for it with one line at its top::
 
-    kernel = kernels.lookup("adam_update", xp)
+    kernel = kernels.lookup("adam_step", xp)
     if kernel is not None:
         return kernel(...)
 
 A kernel takes the same arguments as its specification and returns the same
 values (bit for bit, or within the tolerance its test states; see
 ``tests/test_kernels.py``, which holds every registered kernel to its
-specification).
+specification). Inputs a kernel does not take (a layout, a dtype) it hands to
+the specification's per-item function itself (the optimizer kernels call
+``adam_update`` for such a parameter). A kernel whose cache differs from the
+specification's gives that cache a ``backward_op`` attribute; the
+specification's backward then hands the cache to that op's kernel
+(:func:`require`), even if kernels were switched off in between.
+
+Operations
+----------
+- ``sgd_step``, ``adagrad_step``, ``rmsprop_step``, ``adam_step``: the
+  optimizers' step over one parameter group. Specification:
+  :mod:`deepref.optim.optimizers` (``sgd_step`` ..., which apply the rule of
+  one parameter, ``sgd_update`` ..., parameter by parameter). Kernels:
+  ``numpy_optim`` (the rule chained in place over cache-sized chunks),
+  ``cupy_optim`` (one fused CUDA launch per parameter).
+- ``lstm_sequence_forward``, ``lstm_sequence_backward`` (and ``gru_...``,
+  ``rnn_...``: the op names carry the cell's name): a recurrent layer over a
+  sequence. Specification: :func:`deepref.rnn.layers.sequence_forward` and
+  ``sequence_backward``; the kernels take their arguments less the cell.
+  Kernels: ``numpy_recurrent`` (the LSTM, gates of all steps in one buffer).
+
+The group ops take the group's lists (``params, grads``, one list per state
+buffer, ``None`` entries where a buffer is unused, per-parameter ``steps``) so
+that a multi-tensor kernel can step a whole group in one launch.
 
 Where things live
 -----------------
@@ -29,9 +52,14 @@ Where things live
 To add a kernel for operation ``op`` on backend ``b``: write it in
 ``b_<topic>.py`` (create the module and add it to :data:`KERNEL_MODULES` if the
 topic is new), decorate it with ``@register("op", "b")``, and add a case for
-it to ``tests/test_kernels.py``. Nothing else changes: the specification
-already asks for ``op``. To add a chapter, see the README's layout section;
-chapters never import from this package.
+it to ``tests/test_kernels.py`` (a test fails while a registered kernel has
+none). One kernel per op and backend (:func:`register` refuses a second): a
+new kernel for an op that has one takes the decorator over from the old one,
+which it may still call (a multi-tensor optimizer step can hand the
+parameters it does not take to ``cupy_optim.fused_or_update``). Nothing else
+changes: the specification already asks for ``op``. A new op starts in the
+specification: one dispatch line at its top, and an entry in the list above. To add a chapter, see the
+README's layout section; chapters never import from this package.
 
 Kernel modules are imported lazily, on the first lookup for their backend, so
 that importing :mod:`deepref` never imports CuPy and the specifications never
@@ -48,8 +76,8 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 KERNEL_MODULES: dict[str, tuple[str, ...]] = {
-    "numpy": (),
-    "cupy": (),
+    "numpy": ("numpy_optim", "numpy_recurrent"),
+    "cupy": ("cupy_optim",),
 }
 """The kernel modules of each backend (names relative to this package), imported on first use."""
 
@@ -116,6 +144,26 @@ def lookup(op: str, xp: ModuleType) -> Callable | None:
         return None
     _load(backend)
     return _REGISTRY.get((op, backend))
+
+
+def require(op: str, xp: ModuleType) -> Callable:
+    """The kernel registered for ``op`` on the library of ``xp``, whether kernels are switched on or not.
+
+    For data only a kernel reads: a forward kernel's cache goes to its
+    backward kernel even if kernels were switched off in between.
+
+    Raises
+    ------
+    LookupError
+        If no kernel is registered for ``op`` there.
+    """
+    backend = backend_of(xp)
+    if backend is not None:
+        _load(backend)
+    kernel = _REGISTRY.get((op, backend))
+    if kernel is None:
+        raise LookupError(f"no {backend or getattr(xp, '__name__', xp)} kernel is registered for {op!r}")
+    return kernel
 
 
 def registered() -> dict[tuple[str, str], Callable]:

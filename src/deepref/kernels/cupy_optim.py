@@ -1,25 +1,24 @@
-"""Fused CUDA kernels for the optimizers' element-wise updates on CuPy: one launch per parameter per step.
+"""CuPy kernels of the optimizer steps: one fused CUDA launch per parameter per step.
 
-On a GPU the element-wise chain of an optimizer step (see the ``_*_kernel``
-functions in :mod:`deepref.optim.optimizers`) costs one kernel launch and
-one trip through device memory per operation: about a dozen for Adam. Each
-kernel here does the whole step for one element in registers, so every
-array is read once and the ones that change written once.
+On a GPU the element-wise operations of an optimizer step written as their
+equation (:func:`deepref.optim.optimizers.adam_update`) cost one kernel
+launch and one trip through device memory each: about a dozen for Adam. Each
+kernel here does the whole step for one element in registers, so every array
+is read once and the ones that change written once.
 
-What runs fused: :class:`~deepref.optim.SGD` (momentum, dampening,
-Nesterov, weight decay), :class:`~deepref.optim.Adagrad`,
-:class:`~deepref.optim.RMSprop` (centred, momentum, weight decay) and
-:class:`~deepref.optim.Adam` / :class:`~deepref.optim.AdamW` (weight decay,
-amsgrad), for float32 and float64 CuPy arrays that are all C-contiguous
-(:func:`applies`); anything else runs the unfused chain.
+Registered for ``sgd_step``, ``adagrad_step``, ``rmsprop_step`` and
+``adam_step`` on CuPy (every option of SGD, Adagrad, RMSprop, Adam and
+AdamW): parameters whose arrays are float32 or float64 CuPy arrays, all
+C-contiguous (:func:`applies`), run fused; the others run the specification's
+update function.
 
-Each kernel body repeats its Python chain line by line, with the same
-operations in the same order; the scalars are rounded to the arrays' dtype
-on the host (as NumPy and CuPy do with a Python float), and the source is
-compiled with ``--fmad=false`` so that no multiply-add is contracted into
-one rounding. The fused step therefore rounds exactly as the chain does,
-and on the host the same source, compiled by a C++ compiler, reproduces the
-NumPy optimizers bit for bit (``tests/test_fused_cupy.py``).
+Each kernel body applies its update function's operations in the same order;
+the scalars are rounded to the arrays' dtype on the host (as NumPy and CuPy
+do with a Python float), and the source is compiled with ``--fmad=false`` so
+that no multiply-add is contracted into one rounding. The fused step
+therefore rounds as the specification does, and on the host the same source,
+compiled by a C++ compiler, reproduces the NumPy optimizers bit for bit
+(``tests/test_fused_cupy.py``).
 
 CuPy is imported only when a kernel is launched; :data:`SOURCE` and
 :func:`arguments` need neither CuPy nor a GPU.
@@ -28,9 +27,13 @@ CuPy is imported only when a kernel is launched; :data:`SOURCE` and
 from __future__ import annotations
 
 import functools
+import math
 
 import array_api_compat
 import numpy as np
+
+from ..optim import optimizers
+from . import register
 
 SOURCE = r"""
 extern "C" __global__ void sgd(T* w, const T* g, T* buf, const T lr, const T weight_decay,
@@ -130,47 +133,47 @@ MAX_BLOCKS = 65535
 """At most this many blocks (16.7M threads); larger arrays take a few elements per thread."""
 
 
-def _sgd(w, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, first, **_):
+def _sgd(w, g, buf, *, lr, weight_decay, momentum, dampening, nesterov, first):
     t = w.dtype.type
-    return (w, g, buf, t(lr), t(weight_decay), t(momentum), t(1.0 - dampening),
+    return (w, g, buf, t(lr), t(weight_decay), t(momentum), t(1 - dampening),
             np.int32(bool(first)), np.int32(bool(nesterov)))
 
 
-def _adagrad(w, g, total, *, lr, weight_decay, eps, **_):
+def _adagrad(w, g, total, *, lr, weight_decay, eps):
     t = w.dtype.type
     return (w, g, total, t(lr), t(weight_decay), t(eps))
 
 
-def _rmsprop(w, g, square_avg, grad_avg, buf, *, lr, alpha, eps, weight_decay, momentum, **_):
+def _rmsprop(w, g, square_avg, grad_avg, buf, *, lr, alpha, eps, weight_decay, momentum):
     t = w.dtype.type
-    return (w, g, square_avg, grad_avg, buf, t(lr), t(alpha), t(1.0 - alpha), t(eps), t(weight_decay),
+    return (w, g, square_avg, grad_avg, buf, t(lr), t(alpha), t(1 - alpha), t(eps), t(weight_decay),
             t(momentum))
 
 
-def _adam(w, g, m, v, v_max, *, lr, decoupled_weight_decay, beta1, beta2, step_size, bias2_sqrt, eps, weight_decay,
-          **_):
+def _adam(w, g, m, v, v_max, *, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, step):
     t = w.dtype.type
-    decay = 1.0 - lr * decoupled_weight_decay  # the factor of weight_decay.decay_weights
-    return (w, g, m, v, v_max, t(decay), t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps * bias2_sqrt),
-            t(step_size * bias2_sqrt), t(weight_decay))
+    c = math.sqrt(1 - beta2**step)  # as in adam_update
+    decay = 1 - lr * decoupled_weight_decay  # the factor of weight_decay.decay_weights
+    return (w, g, m, v, v_max, t(decay), t(1 - beta1), t(beta2), t(1 - beta2), t(eps * c),
+            t(lr / (1 - beta1**step) * c), t(weight_decay))
 
 
 ARGUMENTS = {"sgd": _sgd, "adagrad": _adagrad, "rmsprop": _rmsprop, "adam": _adam}
-"""For each kernel, ``(arrays, scalars) -> argument tuple`` (less the size), scalars computed as the chain does."""
+"""For each kernel, ``(arrays, options) -> argument tuple`` (less the size), scalars computed as the update function does."""
 
 
-def arguments(name: str, arrays: dict, scalars: dict) -> tuple:
-    """The argument list of kernel ``name`` for a step of its Python chain.
+def arguments(name: str, arrays: dict, options: dict) -> tuple:
+    """The argument list of kernel ``name`` for one parameter's step.
 
     Parameters
     ----------
     name : str
         A key of :data:`ARGUMENTS`.
     arrays : dict of str to array or None
-        The chain's arrays, all of one shape ``(...)`` and dtype (``None``
-        where absent, passed as a null pointer).
-    scalars : dict
-        The chain's keyword scalars (an ``xp`` entry is ignored).
+        The update function's arrays, all of one shape ``(...)`` and dtype
+        (``None`` where absent, passed as a null pointer).
+    options : dict
+        The update function's keyword arguments.
 
     Returns
     -------
@@ -180,11 +183,12 @@ def arguments(name: str, arrays: dict, scalars: dict) -> tuple:
     """
     if name not in ARGUMENTS:
         raise ValueError(f"no fused kernel {name!r}; the fused kernels are {sorted(ARGUMENTS)}")
-    return (*ARGUMENTS[name](**arrays, **scalars), np.int64(arrays["w"].size))
+    return (*ARGUMENTS[name](**arrays, **options), np.int64(arrays["w"].size))
 
 
 def applies(arrays) -> bool:
-    """Whether the fused kernels can update ``arrays``: CuPy, C-contiguous, all float32 or all float64."""
+    """Whether the fused kernels can update ``arrays`` (``None`` entries ignored): CuPy, C-contiguous, one float dtype."""
+    arrays = [a for a in arrays if a is not None]
     return (
         all(array_api_compat.is_cupy_array(a) for a in arrays)
         and arrays[0].dtype in C_TYPES
@@ -204,12 +208,50 @@ def _module(dtype):
     return cupy.RawModule(code=source(dtype), options=OPTIONS)
 
 
-def step(name: str, arrays: dict, scalars: dict) -> None:
-    """Run the fused kernel ``name`` once over ``arrays`` (CuPy, see :func:`applies`), in place."""
-    args = arguments(name, arrays, scalars)
+def launch(name: str, args: tuple) -> None:
+    """Launch fused kernel ``name`` on the argument list :func:`arguments` built (CuPy arrays)."""
     size = int(args[-1])
     if size == 0:
         return
-    kernel = _module(arrays["w"].dtype).get_function(name)
+    kernel = _module(args[0].dtype).get_function(name)
     blocks = min(-(-size // THREADS), MAX_BLOCKS)
     kernel((blocks,), (THREADS,), args)
+
+
+def fused_or_update(name: str, update, arrays: dict, options: dict) -> None:
+    """One parameter's step: fused kernel ``name`` where it :func:`applies`, else ``update(**arrays, **options)``."""
+    if applies(list(arrays.values())):
+        launch(name, arguments(name, arrays, options))
+    else:
+        update(*arrays.values(), **options)
+
+
+@register("sgd_step", "cupy")
+def sgd_step(params, grads, momentum_buffers, firsts, **options) -> None:
+    """:func:`deepref.optim.optimizers.sgd_step`, one fused launch per parameter."""
+    for w, g, buf, first in zip(params, grads, momentum_buffers, firsts):
+        fused_or_update("sgd", optimizers.sgd_update, dict(w=w, g=g, buf=buf), dict(options, first=first))
+
+
+@register("adagrad_step", "cupy")
+def adagrad_step(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps) -> None:
+    """:func:`deepref.optim.optimizers.adagrad_step`, one fused launch per parameter."""
+    for w, g, total, step in zip(params, grads, sums, steps):
+        options = dict(lr=lr / (1 + (step - 1) * lr_decay), weight_decay=weight_decay, eps=eps)
+        fused_or_update("adagrad", optimizers.adagrad_update, dict(w=w, g=g, total=total), options)
+
+
+@register("rmsprop_step", "cupy")
+def rmsprop_step(params, grads, square_avgs, grad_avgs, momentum_buffers, **options) -> None:
+    """:func:`deepref.optim.optimizers.rmsprop_step`, one fused launch per parameter."""
+    for w, g, square_avg, grad_avg, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
+        arrays = dict(w=w, g=g, square_avg=square_avg, grad_avg=grad_avg, buf=buf)
+        fused_or_update("rmsprop", optimizers.rmsprop_update, arrays, options)
+
+
+@register("adam_step", "cupy")
+def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, **options) -> None:
+    """:func:`deepref.optim.optimizers.adam_step`, one fused launch per parameter."""
+    for w, g, m, v, v_max, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+        arrays = dict(w=w, g=g, m=m, v=v, v_max=v_max)
+        fused_or_update("adam", optimizers.adam_update, arrays, dict(options, step=step))

@@ -16,18 +16,19 @@ everything needed to continue a run exactly.
 ``p.data`` and the optimizer's state are **updated in place**, as in PyTorch:
 an array you hold that *is* ``p.data`` changes with each step (take a copy to
 keep a snapshot). Parameters keep their dtype: float32 parameters, gradients
-and state stay float32. On NumPy the update runs in cache-sized chunks with
-reused work arrays (see :mod:`deepref.optim.inplace`), so a step reads and
-writes each array about once and allocates nothing. On CuPy, SGD, Adagrad,
-RMSprop, Adam and AdamW (every option) step each float32 or float64
-parameter with one fused CUDA kernel that reads and writes each array once
-and rounds as the chain does (:mod:`deepref.optim.fused_cupy`);
-non-contiguous arrays and other dtypes run the chain.
+and state stay float32.
 
-The update rules, with ``g`` the gradient (plus ``weight_decay * w`` where
-that option is an L2 penalty, see :mod:`deepref.optim.weight_decay`), are the
-ones ``torch.optim`` documents; where they differ from other common
-formulations the book shows both.
+Each rule is written once, as a function of one parameter's arrays that
+reads like its equation (:func:`sgd_update`, :func:`adagrad_update`,
+:func:`rmsprop_update`, :func:`adam_update`; ``g`` is the gradient, plus
+``weight_decay * w`` where that option is an L2 penalty, see
+:mod:`deepref.optim.weight_decay`). A class's step hands each parameter group
+to a group function (:func:`sgd_step`, ...), which asks :mod:`deepref.kernels`
+for a faster way to apply the same rule to the whole group (on NumPy, the
+rule chained in place over cache-sized chunks; on CuPy, one fused CUDA
+kernel) and otherwise applies the update function parameter by parameter.
+The rules are the ones ``torch.optim`` documents; where they differ from
+other common formulations the book shows both.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .. import kernels
 from ..backend import get_namespace, to_numpy
 from ..nn.module import Parameter
 from ..validation import check_in_range, check_positive
-from .inplace import Scratch, copy_into, fused_on_cupy, into, run_chunked
 from .weight_decay import decay_weights, weight_decay_gradient
 
 
@@ -49,9 +50,10 @@ class Optimizer:
 
     Subclasses pass their hyperparameter defaults to ``__init__``, check a
     group's values in :meth:`check_group` and implement
-    ``_update(param, grad, state, group, step)``, which updates ``param``
-    (an array) and the arrays in ``state`` in place; ``step`` counts the
-    updates this parameter has had, this one included.
+    ``_step_group(params, grads, states, steps, group)``, which updates the
+    arrays ``params`` and those in the dicts ``states`` in place (one entry
+    per parameter of ``group`` that has a gradient); ``steps`` count the
+    updates each parameter has had, this one included.
 
     Attributes
     ----------
@@ -70,7 +72,6 @@ class Optimizer:
         self.state: list[dict] = []
         self.steps: list[int] = []
         self.step_count = 0
-        self._scratch = Scratch()
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -157,22 +158,20 @@ class Optimizer:
         self.step_count += 1
         index = 0
         for group in self.param_groups:
+            params, grads, states, steps = [], [], [], []
             for p in group["params"]:
                 if p.grad is not None:
                     self.steps[index] += 1
-                    self._update(p.data, p.grad, self.state[index], group, self.steps[index])
+                    params.append(p.data)
+                    grads.append(p.grad)
+                    states.append(self.state[index])
+                    steps.append(self.steps[index])
                 index += 1
+            if params:
+                self._step_group(params, grads, states, steps, group)
 
-    def _update(self, w, g, state: dict, group: dict, step: int) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _run(self, kernel, arrays: dict, **scalars) -> None:
-        """Apply an element-wise ``kernel`` in place (in chunks on NumPy, see :func:`run_chunked`).
-
-        The kernel gets the arrays, two work arrays ``s`` and ``t``, the
-        namespace ``xp`` and the ``scalars``.
-        """
-        run_chunked(kernel, arrays, 2, self._scratch, xp=get_namespace(arrays["w"]), **scalars)
+    def _step_group(self, params: list, grads: list, states: list, steps: list, group: dict) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
 
     @staticmethod
     def _buffer(state: dict, key: str, like, fill: float = 0.0):
@@ -181,6 +180,13 @@ class Optimizer:
             xp = get_namespace(like)
             state[key] = xp.full(like.shape, fill, dtype=like.dtype)
         return state[key]
+
+    @staticmethod
+    def _buffers(states: list, key: str, params: list, fill: float = 0.0, wanted: bool = True) -> list:
+        """Each parameter's ``state[key]`` (created, filled with ``fill``, where missing); ``None`` s if not ``wanted``."""
+        if not wanted:
+            return [None] * len(params)
+        return [Optimizer._buffer(state, key, w, fill) for state, w in zip(states, params)]
 
     def state_dict(self) -> dict:
         """Group hyperparameters, step counts and per-parameter state (host NumPy arrays)."""
@@ -233,38 +239,175 @@ def _check_betas(betas) -> tuple[float, float]:
     return float(betas[0]), float(betas[1])
 
 
-@fused_on_cupy("sgd")
-def _sgd_kernel(w, g, buf, s, t, *, xp, lr, weight_decay, momentum, dampening, nesterov, first):
-    """One SGD step on (chunks of) arrays, in place; ``buf`` is ``None`` without momentum."""
+
+# --- the update rules: one parameter, in place ---------------------------------------------------
+
+
+def sgd_update(w, g, buf, *, lr: float, weight_decay: float, momentum: float,
+               dampening: float, nesterov: bool, first: bool) -> None:
+    """One SGD step of parameter ``w`` with gradient ``g``, in place (PyTorch's form).
+
+    Parameters
+    ----------
+    w, g : arrays of one shape
+        The parameter (updated) and its gradient (left as it is).
+    buf : array shaped like ``w``, or None
+        The momentum buffer ``b`` (updated); ``None`` without momentum.
+    lr, weight_decay, momentum, dampening : float
+    nesterov : bool
+        Step along ``g + momentum * b`` instead of ``b``.
+    first : bool
+        ``b`` starts as ``g`` (this parameter's first step with momentum).
+    """
     if weight_decay:
-        g = weight_decay_gradient(w, weight_decay, g, out=t)
+        g = weight_decay_gradient(w, weight_decay, g)
     if buf is not None:
         if first:
-            copy_into(buf, g)
+            buf[...] = g
         else:
-            buf *= momentum
-            if dampening:
-                into(s, xp.multiply, g, 1.0 - dampening)
-                buf += s
-            else:
-                buf += g
-        if nesterov:
-            into(s, xp.multiply, buf, momentum)
-            s += g
-            g = s
-        else:
-            g = buf
-    into(s, xp.multiply, g, lr)
-    w -= s
+            buf[...] = momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    w -= lr * g
+
+
+def adagrad_update(w, g, total, *, lr: float, weight_decay: float, eps: float) -> None:
+    """One AdaGrad step in place; ``total`` sums the squared gradients.
+
+    Parameters
+    ----------
+    w, g, total : arrays of one shape
+        The parameter and ``total`` are updated, ``g`` is left as it is.
+    lr, weight_decay, eps : float
+        ``lr`` is this step's rate.
+    """
+    if weight_decay:
+        g = weight_decay_gradient(w, weight_decay, g)
+    xp = get_namespace(w)
+    total += g * g
+    w -= g / (xp.sqrt(total) + eps) * lr
+
+
+def rmsprop_update(w, g, square_avg, grad_avg, buf, *, lr: float, alpha: float,
+                   eps: float, weight_decay: float, momentum: float) -> None:
+    """One RMSProp step in place (PyTorch's form: ``eps`` outside the root).
+
+    Parameters
+    ----------
+    w, g, square_avg : arrays of one shape
+        The parameter and the running mean ``v`` of ``g**2`` are updated.
+    grad_avg : array shaped like ``w``, or None
+        The running mean ``m`` of ``g`` (centred RMSProp), else ``None``.
+    buf : array shaped like ``w``, or None
+        The momentum buffer ``b``, else ``None``.
+    lr, alpha, eps, weight_decay, momentum : float
+    """
+    if weight_decay:
+        g = weight_decay_gradient(w, weight_decay, g)
+    xp = get_namespace(w)
+    square_avg[...] = alpha * square_avg + (1 - alpha) * (g * g)
+    if grad_avg is not None:
+        # m = alpha m + (1 - alpha) g, rounded as torch's lerp
+        grad_avg[...] = grad_avg + (1 - alpha) * (g - grad_avg)
+        denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        denominator = xp.sqrt(square_avg) + eps
+    u = g / denominator
+    if buf is not None:
+        buf[...] = momentum * buf + u
+        u = buf
+    w -= lr * u
+
+
+def adam_update(w, g, m, v, v_max, *, lr: float, beta1: float, beta2: float,
+                eps: float, weight_decay: float, decoupled_weight_decay: float,
+                step: int) -> None:
+    """One Adam step in place, with bias correction (PyTorch's form).
+
+    Parameters
+    ----------
+    w, g, m, v : arrays of one shape
+        The parameter and the moment estimates ``m`` (of ``g``) and ``v`` (of
+        ``g**2``) are updated, ``g`` is left as it is.
+    v_max : array shaped like ``w``, or None
+        AMSGrad's running maximum of ``v`` (it replaces ``v`` in the
+        denominator), else ``None``.
+    lr, beta1, beta2, eps : float
+    weight_decay : float
+        L2 penalty added to ``g``.
+    decoupled_weight_decay : float
+        AdamW's decay, applied to ``w`` before the step.
+    step : int
+        This parameter's step count ``t``, this step included.
+    """
+    if decoupled_weight_decay:
+        decay_weights(w, lr, decoupled_weight_decay)
+    if weight_decay:
+        g = weight_decay_gradient(w, weight_decay, g)
+    xp = get_namespace(w)
+    m[...] = m + (1 - beta1) * (g - m)  # beta1 m + (1 - beta1) g, as torch's lerp
+    v[...] = beta2 * v + (1 - beta2) * (g * g)
+    if v_max is not None:
+        v_max[...] = xp.maximum(v_max, v)
+        v = v_max
+    # lr / (1 - beta1**t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - beta2**t)
+    # (the bias corrections), as m / (sqrt(v) + eps c) times lr c / (1 - beta1**t)
+    c = math.sqrt(1 - beta2**step)
+    w -= m / (xp.sqrt(v) + eps * c) * (lr / (1 - beta1**step) * c)
+
+
+# --- a parameter group: a registered kernel, else the rule parameter by parameter ----------------
+
+
+def sgd_step(params: list, grads: list, momentum_buffers: list, firsts: list, *, lr: float, weight_decay: float,
+             momentum: float, dampening: float, nesterov: bool) -> None:
+    """:func:`sgd_update` on every parameter of a group (lists of equal length; ``firsts`` of bools)."""
+    kernel = kernels.lookup("sgd_step", get_namespace(*params))
+    options = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, dampening=dampening, nesterov=nesterov)
+    if kernel is not None:
+        return kernel(params, grads, momentum_buffers, firsts, **options)
+    for w, g, buf, first in zip(params, grads, momentum_buffers, firsts):
+        sgd_update(w, g, buf, first=first, **options)
+
+
+def adagrad_step(params: list, grads: list, sums: list, steps: list, *, lr: float, lr_decay: float,
+                 weight_decay: float, eps: float) -> None:
+    """:func:`adagrad_update` on every parameter of a group, at ``lr / (1 + (t - 1) lr_decay)`` for step ``t``."""
+    kernel = kernels.lookup("adagrad_step", get_namespace(*params))
+    if kernel is not None:
+        return kernel(params, grads, sums, steps, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps)
+    for w, g, total, step in zip(params, grads, sums, steps):
+        adagrad_update(w, g, total, lr=lr / (1 + (step - 1) * lr_decay), weight_decay=weight_decay, eps=eps)
+
+
+def rmsprop_step(params: list, grads: list, square_avgs: list, grad_avgs: list, momentum_buffers: list, *,
+                 lr: float, alpha: float, eps: float, weight_decay: float, momentum: float) -> None:
+    """:func:`rmsprop_update` on every parameter of a group (``None`` entries where a buffer is not used)."""
+    kernel = kernels.lookup("rmsprop_step", get_namespace(*params))
+    options = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+    if kernel is not None:
+        return kernel(params, grads, square_avgs, grad_avgs, momentum_buffers, **options)
+    for w, g, square_avg, grad_avg, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
+        rmsprop_update(w, g, square_avg, grad_avg, buf, **options)
+
+
+def adam_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, max_exp_avg_sqs: list, steps: list,
+              *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+              decoupled_weight_decay: float) -> None:
+    """:func:`adam_update` on every parameter of a group (``max_exp_avg_sqs``: ``None`` entries without amsgrad)."""
+    kernel = kernels.lookup("adam_step", get_namespace(*params))
+    options = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                   decoupled_weight_decay=decoupled_weight_decay)
+    if kernel is not None:
+        return kernel(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, **options)
+    for w, g, m, v, v_max, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+        adam_update(w, g, m, v, v_max, step=step, **options)
+
+
+# --- the optimizers ------------------------------------------------------------------------------
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum (PyTorch's form).
-
-    ``g <- g + weight_decay * w``; with momentum ``mu``, a buffer
-    ``b <- mu b + (1 - dampening) g`` (``b = g`` on the first step), then
-    ``g <- g + mu b`` (Nesterov) or ``g <- b``; finally ``w <- w - lr g``.
-    """
+    """Stochastic gradient descent with optional momentum (PyTorch's form, :func:`sgd_update`)."""
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
@@ -279,33 +422,18 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
 
-    def _update(self, w, g, state, group, step):
+    def _step_group(self, params, grads, states, steps, group):
         momentum = group["momentum"]
-        first = momentum and "momentum_buffer" not in state
-        buf = self._buffer(state, "momentum_buffer", w) if momentum else None
-        self._run(
-            _sgd_kernel, dict(w=w, g=g, buf=buf), lr=group["lr"],
-            weight_decay=group["weight_decay"], momentum=momentum,
-            dampening=group["dampening"], nesterov=group["nesterov"], first=first,
+        firsts = [bool(momentum) and "momentum_buffer" not in state for state in states]
+        sgd_step(
+            params, grads, self._buffers(states, "momentum_buffer", params, wanted=bool(momentum)), firsts,
+            lr=group["lr"], weight_decay=group["weight_decay"], momentum=momentum,
+            dampening=group["dampening"], nesterov=group["nesterov"],
         )
 
 
-@fused_on_cupy("adagrad")
-def _adagrad_kernel(w, g, total, s, t, *, xp, lr, weight_decay, eps):
-    """``total += g**2``; ``w -= lr g / (sqrt(total) + eps)``, in place."""
-    if weight_decay:
-        g = weight_decay_gradient(w, weight_decay, g, out=t)
-    into(s, xp.multiply, g, g)
-    total += s
-    into(s, xp.sqrt, total)
-    s += eps
-    into(s, xp.divide, g, s)
-    s *= lr
-    w -= s
-
-
 class Adagrad(Optimizer):
-    """AdaGrad: ``s <- s + g**2``; ``w <- w - lr_t g / (sqrt(s) + eps)``, ``lr_t = lr / (1 + (t - 1) lr_decay)``."""
+    """AdaGrad (:func:`adagrad_update`) with PyTorch's learning-rate decay ``lr / (1 + (t - 1) lr_decay)``."""
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10):
@@ -318,50 +446,14 @@ class Adagrad(Optimizer):
             check_positive(name, group[name], allow_zero=True)
         check_positive("eps", group["eps"])
 
-    def _update(self, w, g, state, group, step):
-        total = self._buffer(state, "sum", w, group["initial_accumulator_value"])
-        lr_t = group["lr"] / (1.0 + (step - 1) * group["lr_decay"])
-        self._run(_adagrad_kernel, dict(w=w, g=g, total=total), lr=lr_t,
-                  weight_decay=group["weight_decay"], eps=group["eps"])
-
-
-@fused_on_cupy("rmsprop")
-def _rmsprop_kernel(w, g, square_avg, grad_avg, buf, s, t, *, xp, lr, alpha, eps, weight_decay, momentum):
-    """One RMSProp step in place; ``grad_avg`` is ``None`` unless centred, ``buf`` unless momentum."""
-    if weight_decay:
-        g = weight_decay_gradient(w, weight_decay, g, out=t)
-    square_avg *= alpha
-    into(s, xp.multiply, g, g)
-    s *= 1.0 - alpha
-    square_avg += s
-    if grad_avg is not None:
-        into(s, xp.subtract, g, grad_avg)
-        s *= 1.0 - alpha
-        grad_avg += s
-        into(s, xp.multiply, grad_avg, grad_avg)
-        into(s, xp.subtract, square_avg, s)
-        into(s, xp.sqrt, s)
-    else:
-        into(s, xp.sqrt, square_avg)
-    s += eps
-    into(s, xp.divide, g, s)
-    if buf is not None:
-        buf *= momentum
-        buf += s
-        copy_into(s, buf)
-    s *= lr
-    w -= s
+    def _step_group(self, params, grads, states, steps, group):
+        sums = self._buffers(states, "sum", params, group["initial_accumulator_value"])
+        adagrad_step(params, grads, sums, steps, lr=group["lr"], lr_decay=group["lr_decay"],
+                     weight_decay=group["weight_decay"], eps=group["eps"])
 
 
 class RMSprop(Optimizer):
-    """RMSProp (Hinton's lecture 6e), in PyTorch's form.
-
-    ``v <- alpha v + (1 - alpha) g**2``; the denominator is
-    ``sqrt(v) + eps`` (eps *outside* the root), or, when ``centered``,
-    ``sqrt(v - m**2) + eps`` with ``m <- alpha m + (1 - alpha) g``. Without
-    momentum ``w <- w - lr g / denom``; with it ``b <- mu b + g / denom`` and
-    ``w <- w - lr b``.
-    """
+    """RMSProp (Hinton's lecture 6e) in PyTorch's form (:func:`rmsprop_update`), optionally centred."""
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
@@ -375,51 +467,21 @@ class RMSprop(Optimizer):
         check_positive("weight_decay", group["weight_decay"], allow_zero=True)
         check_positive("momentum", group["momentum"], allow_zero=True)
 
-    def _update(self, w, g, state, group, step):
+    def _step_group(self, params, grads, states, steps, group):
         momentum = group["momentum"]
-        arrays = dict(
-            w=w, g=g,
-            square_avg=self._buffer(state, "square_avg", w),
-            grad_avg=self._buffer(state, "grad_avg", w) if group["centered"] else None,
-            buf=self._buffer(state, "momentum_buffer", w) if momentum else None,
+        rmsprop_step(
+            params, grads,
+            self._buffers(states, "square_avg", params),
+            self._buffers(states, "grad_avg", params, wanted=group["centered"]),
+            self._buffers(states, "momentum_buffer", params, wanted=bool(momentum)),
+            lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum=momentum,
         )
-        self._run(
-            _rmsprop_kernel, arrays, lr=group["lr"], alpha=group["alpha"],
-            eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
-        )
-
-
-@fused_on_cupy("adam")
-def _adam_kernel(w, g, m, v, v_max, s, t, *, xp, lr, decoupled_weight_decay, beta1, beta2, step_size,
-                 bias2_sqrt, eps, weight_decay):
-    """One Adam step in place: AdamW's decay, then L2 ``weight_decay`` into ``g``; ``v_max`` for amsgrad."""
-    if decoupled_weight_decay:
-        decay_weights(w, lr, decoupled_weight_decay)
-    if weight_decay:
-        g = weight_decay_gradient(w, weight_decay, g, out=t)
-    into(s, xp.subtract, g, m)  # m <- m + (1 - beta1) (g - m), torch's lerp
-    s *= 1.0 - beta1
-    m += s
-    v *= beta2  # v <- beta2 v + (1 - beta2) g**2
-    into(s, xp.multiply, g, g)
-    s *= 1.0 - beta2
-    v += s
-    if v_max is not None:
-        into(v_max, xp.maximum, v_max, v)
-        v = v_max
-    # lr / (1 - b1**t) * m / (sqrt(v) / c + eps) with c = sqrt(1 - b2**t), as (lr c / (1 - b1**t)) m / (sqrt(v) + eps c)
-    into(s, xp.sqrt, v)
-    s += eps * bias2_sqrt
-    into(s, xp.divide, m, s)
-    s *= step_size * bias2_sqrt
-    w -= s
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction, in PyTorch's form.
+    """Adam (Kingma & Ba 2015) with bias correction, in PyTorch's form (:func:`adam_update`).
 
-    ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g**2``,
-    ``w <- w - lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
     With ``amsgrad`` the running maximum of ``v`` replaces ``v`` in the
     denominator. ``weight_decay`` is an L2 penalty added to ``g`` (see
     :class:`AdamW` for decoupled decay).
@@ -437,31 +499,26 @@ class Adam(Optimizer):
         check_positive("eps", group["eps"])
         check_positive("weight_decay", group["weight_decay"], allow_zero=True)
 
-    def _update(self, w, g, state, group, step):
+    def _step_group(self, params, grads, states, steps, group):
         beta1, beta2 = group["betas"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        amsgrad = group["amsgrad"]
-        arrays = dict(
-            w=w, g=g,
-            m=self._buffer(state, "exp_avg", w),
-            v=self._buffer(state, "exp_avg_sq", w),
-            v_max=self._buffer(state, "max_exp_avg_sq", w) if amsgrad else None,
-        )
+        weight_decay = group["weight_decay"]
         decoupled = self.decoupled_weight_decay
-        self._run(
-            _adam_kernel, arrays, lr=lr,
+        adam_step(
+            params, grads,
+            self._buffers(states, "exp_avg", params),
+            self._buffers(states, "exp_avg_sq", params),
+            self._buffers(states, "max_exp_avg_sq", params, wanted=group["amsgrad"]),
+            steps, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=0.0 if decoupled else weight_decay,
             decoupled_weight_decay=weight_decay if decoupled else 0.0,
-            beta1=beta1, beta2=beta2,
-            step_size=lr / (1.0 - beta1**step), bias2_sqrt=math.sqrt(1.0 - beta2**step),
-            eps=group["eps"], weight_decay=0.0 if decoupled else weight_decay,
         )
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
 
-    ``w <- w (1 - lr weight_decay)`` and then the Adam step on the plain
-    gradient; PyTorch's default ``weight_decay`` is 0.01.
+    The weights shrink by ``1 - lr weight_decay`` before the Adam step on the
+    plain gradient; PyTorch's default ``weight_decay`` is 0.01.
     """
 
     decoupled_weight_decay = True

@@ -21,7 +21,6 @@ scaling; for plain SGD the two coincide.
 from __future__ import annotations
 
 from ..backend import get_namespace
-from .inplace import copy_into
 
 
 def weight_decay_penalty(w, weight_decay: float) -> float:
@@ -30,7 +29,7 @@ def weight_decay_penalty(w, weight_decay: float) -> float:
     return 0.5 * weight_decay * float(xp.sum(w * w))
 
 
-def weight_decay_gradient(w, weight_decay: float, grad=None, out=None):
+def weight_decay_gradient(w, weight_decay: float, grad=None):
     """``grad + weight_decay * w`` (``grad`` defaults to zero), the gradient with the L2 penalty.
 
     Parameters
@@ -38,20 +37,13 @@ def weight_decay_gradient(w, weight_decay: float, grad=None, out=None):
     w : array
     weight_decay : float
     grad : array shaped like ``w``, optional
-    out : array shaped like ``w``, optional
-        Written in place and returned (``grad`` itself is never modified).
+        Left as it is.
 
     Returns
     -------
     array shaped like ``w``
     """
-    if out is None:
-        return weight_decay * w if grad is None else grad + weight_decay * w
-    copy_into(out, w)
-    out *= weight_decay
-    if grad is not None:
-        out += grad
-    return out
+    return weight_decay * w if grad is None else grad + weight_decay * w
 
 
 def decay_weights(w, lr: float, weight_decay: float) -> None:

@@ -13,8 +13,9 @@ gradient reaching ``h_t`` is the output's ``dout_t`` plus what step ``t + 1``
 sends back, ``da_h,t+1 @ w_h.T`` (and, for the LSTM, ``dc`` along the cell
 path). The weights are shared by all steps, so their gradients are sums over
 time, again one matrix product each: ``dw_x = sum_t x_t.T @ da_x,t`` and
-``dw_h = sum_t h_{t-1}.T @ da_h,t``. On NumPy the LSTM runs the same
-equations in :mod:`deepref.rnn.fused`, with every per-step array preallocated.
+``dw_h = sum_t h_{t-1}.T @ da_h,t``. Where a kernel is registered for the
+cell's ``<cell>_sequence_forward`` / ``_backward`` (:mod:`deepref.kernels`;
+on NumPy the LSTM), it computes the same thing faster.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
+from .. import kernels
 from ..backend import get_namespace
 from ..nn.init import as_generator, uniform
 from ..nn.module import Module, Parameter
 from ..validation import check_choice, check_count, check_ndim
 from .cells import CELLS, Cell, check_cell_weights, check_state
-from .fused import FusedLSTMCache, lstm_backward_numpy, lstm_forward_numpy
 
 STATE_NAMES = ("h", "c")
 
@@ -71,8 +70,7 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
         The hidden state at every step.
     final_state : tuple of (N, H) arrays
     cache : SequenceCache
-        (a ``FusedLSTMCache`` for the LSTM on NumPy, which runs the same
-        equations with preallocated buffers: :mod:`deepref.rnn.fused`)
+        (or the cache of the registered kernel that ran instead)
     """
     xp = get_namespace(x, w_x)
     hidden = check_cell_weights(cell, w_x, w_h, b_x, b_h)
@@ -84,8 +82,9 @@ def sequence_forward(cell: Cell, x, state: tuple, w_x, w_h, b_x, b_h):
         )
     for name, s in zip(STATE_NAMES, state):
         check_state(name + "0", s, (x.shape[0], hidden))
-    if cell.name == "lstm" and isinstance(x, np.ndarray):
-        return lstm_forward_numpy(x, state, w_x, w_h, b_x, b_h)  # see rnn.fused
+    kernel = kernels.lookup(f"{cell.name}_sequence_forward", xp)
+    if kernel is not None:
+        return kernel(x, state, w_x, w_h, b_x, b_h)
     n, steps, d = x.shape
     # a_x of all steps with one matrix product, rows ordered (t, n); the bias
     # added in place (a fresh (T*N, G*H) array costs as much as the product)
@@ -114,6 +113,8 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
     dstate : tuple of (N, H) arrays or None
         Gradient with respect to the final state (``None`` entries count as zero).
     cache : SequenceCache
+        Or the cache of a forward kernel, which names the kernel that reads it
+        (``cache.backward_op``).
 
     Returns
     -------
@@ -122,8 +123,8 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
         Gradient with respect to the initial state.
     dw_x, dw_h, db_x, db_h : arrays shaped like the weights
     """
-    if isinstance(cache, FusedLSTMCache):
-        return lstm_backward_numpy(dout, dstate, cache)
+    if not isinstance(cache, SequenceCache):
+        return kernels.require(cache.backward_op, get_namespace(dout))(dout, dstate, cache)
     xp = get_namespace(dout, cache.x)
     n, steps, d = cache.x.shape
     hidden, width = cache.w_h.shape
@@ -163,23 +164,13 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
 
 
 def _time_major_rows(xp, x):
-    """``(N, T, D)`` as ``(T*N, D)`` rows ordered ``(t, n)``, a C-ordered copy.
-
-    One matrix product over these rows is faster than a batch of ``T``
-    products over the permuted view (about 2.2 against 2.8 ms for the
-    20x35x200 LSTM input on one thread).
-    """
+    """``(N, T, D)`` as ``(T*N, D)`` rows ordered ``(t, n)``, a C-ordered copy (one product over all steps)."""
     n, steps, d = x.shape
     return xp.reshape(xp.permute_dims(x, (1, 0, 2)), (steps * n, d))
 
 
 def _transposed_copy(xp, w):
-    """``w.T`` as a new C-ordered array.
-
-    BLAS multiplies by it faster than by the transposed view: 35 steps of
-    ``(20, 800) @ (800, 200)`` take 3.2 ms against 5.2 ms (float32, one
-    thread), for a copy of 0.07 ms.
-    """
+    """``w.T`` as a new C-ordered array (BLAS multiplies by it faster than by the transposed view)."""
     return xp.reshape(xp.reshape(w.T, (-1,)), (w.shape[1], w.shape[0]))
 
 

@@ -1,12 +1,12 @@
-"""The LSTM over a sequence on NumPy, with every per-step array preallocated and written in place.
+"""NumPy kernel of the LSTM over a sequence: every per-step array preallocated and written in place.
 
-:func:`deepref.rnn.layers.sequence_forward` and ``sequence_backward`` run any
-cell on any array library, one core call per step, each allocating its
-results. On NumPy they hand the LSTM to :func:`lstm_forward_numpy` and
-:func:`lstm_backward_numpy`, which compute the same operations in the same
-order, so the results are the same to the last bit, except where a recurrent
-product is cut into column blocks (below; then they differ by rounding). What
-they do differently:
+Registered as ``lstm_sequence_forward`` and ``lstm_sequence_backward``: the
+specification :func:`deepref.rnn.layers.sequence_forward` (and
+``sequence_backward``) runs any cell on any array library, one core call per
+step, each allocating its results. The kernel computes the same operations in
+the same order, so the results are the same to the last bit, except where a
+recurrent product is cut into column blocks (below; then they differ by
+rounding). What it does differently:
 
 * one buffer per sequence for the gates of all steps, ``(T, N, 4H)``, filled
   first by the input product of all steps and then, step by step, in place:
@@ -21,10 +21,8 @@ they do differently:
   only ``N`` rows, are cut into column blocks small enough for OpenBLAS's
   small-matrix kernel (see :func:`column_blocks`).
 
-Measured on the benchmark's 20 sequences of 35 steps, 200 inputs, float32,
-one thread (CPU time): fwd+bwd in 17.6 ms at H 200 (20.1 ms before), of which
-the matrix products take 14.3 ms; 107 ms at H 650 (133 ms before), of which
-98 ms are matrix products.
+The measured effect of each of these is in the benchmark notes
+(``benchmarks/bench_rnn.py``).
 """
 
 from __future__ import annotations
@@ -33,36 +31,27 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells import check_state
+from ..rnn.cells import check_state
+from . import register
 
 SMALL_PRODUCT = 100**3
 """Largest ``M * N * K`` that OpenBLAS multiplies with its small-matrix kernel
-(its SkylakeX-class x86 cores, as on this AVX-512 machine), which skips
-packing the operands into cache-sized panels. A product with few rows and a
-large weight matrix spends much of its time packing, so the recurrent product
-is cut into column blocks under this size: 35 steps of
-``(20, 650) @ (650, 2600)`` take about 23 ms in 41 blocks against 31 ms in
-one call (float32, one thread). Where the BLAS has no such kernel the blocks
-are plain smaller products and cost a few percent (blocks of 128 columns,
-over the size: 32 against 30 ms)."""
+(its SkylakeX-class x86 cores), which skips packing the operands into
+cache-sized panels. A product with few rows and a large weight matrix spends
+much of its time packing, so the recurrent product is cut into column blocks
+under this size. Where the BLAS has no such kernel the blocks are plain
+smaller products and cost a few percent."""
 
 BLOCK_ALIGNMENT = 64
-"""Bytes a column block's width is a multiple of (one AVX-512 register, a cache line).
-
-Aligned blocks matter: 35 steps of ``(20, 2600) @ (2600, 650)`` take 25.5 ms
-in 41 blocks of 16 float32 columns, 30.3 ms in 35 blocks of 19 and 31.2 ms
-in one call."""
+"""Bytes a column block's width is a multiple of (one AVX-512 register, a cache line)."""
 
 NARROW_BLOCK_ROWS = 32
-"""Most rows for which blocks one :data:`BLOCK_ALIGNMENT` wide still pay.
-
-35 steps of ``(20, 2600) @ (2600, 650)`` take 25.5 ms in blocks of 16 float32
-columns against 31 ms in one call, but ``(64, 650) @ (650, 2600)`` takes 91 ms
-in such blocks against 79 ms in one call; with blocks of 32 columns or more,
-from 8 to 128 rows, the blocks were never slower."""
+"""Most rows for which blocks one :data:`BLOCK_ALIGNMENT` wide still pay (with more rows one call is faster)."""
 
 
 class FusedLSTMCache(NamedTuple):
+    """What :func:`lstm_forward` keeps for :func:`lstm_backward` (``backward_op`` names the latter)."""
+
     x_rows: object
     """(T*N, D): the input, rows ordered ``(t, n)``."""
     hidden_states: object
@@ -76,6 +65,8 @@ class FusedLSTMCache(NamedTuple):
     w_x: object
     w_h: object
 
+    backward_op = "lstm_sequence_backward"
+
 
 def column_blocks(w, rows: int) -> list:
     """``w`` cut into column blocks for products ``a @ w`` with ``rows`` rows.
@@ -88,9 +79,8 @@ def column_blocks(w, rows: int) -> list:
     is small enough already, or not one aligned block fits (many rows), or the
     blocks would be one alignment wide for more than :data:`NARROW_BLOCK_ROWS`
     rows, or ``rows`` is 1 (a matrix-vector product packs nothing), it stays
-    whole, as a C-ordered array (a transposed view costs the packing
-    kernel two thirds more: 5.2 against 3.2 ms for 35 steps of
-    ``(20, 800) @ (800, 200)``).
+    whole, as a C-ordered array (the packing kernel takes a transposed view
+    more slowly).
 
     Parameters
     ----------
@@ -136,7 +126,8 @@ def _by_block(gates):
     return np.moveaxis(np.reshape(gates, (steps, n, 4, width // 4)), 2, 1)
 
 
-def lstm_forward_numpy(x, state: tuple, w_x, w_h, b_x, b_h):
+@register("lstm_sequence_forward", "numpy")
+def lstm_forward(x, state: tuple, w_x, w_h, b_x, b_h):
     """The LSTM over ``x : (N, T, D)`` from ``state = (h0, c0)`` (validated by the caller).
 
     Returns ``(out, (h_n, c_n), cache)`` as :func:`deepref.rnn.layers.sequence_forward`,
@@ -179,8 +170,9 @@ def lstm_forward_numpy(x, state: tuple, w_x, w_h, b_x, b_h):
     return out, (hidden_states[steps].copy(), cells[steps].copy()), cache
 
 
-def lstm_backward_numpy(dout, dstate: tuple, cache: FusedLSTMCache):
-    """Backpropagation through time for :func:`lstm_forward_numpy`.
+@register("lstm_sequence_backward", "numpy")
+def lstm_backward(dout, dstate: tuple, cache: FusedLSTMCache):
+    """Backpropagation through time for :func:`lstm_forward`.
 
     Parameters
     ----------
@@ -194,6 +186,8 @@ def lstm_backward_numpy(dout, dstate: tuple, cache: FusedLSTMCache):
     (dh0, dc0) : (N, H) ndarrays
     dw_x, dw_h, db_x, db_h : ndarrays shaped like the weights
     """
+    if not isinstance(cache, FusedLSTMCache):
+        raise TypeError(f"lstm_backward reads the cache of lstm_forward, got a {type(cache).__name__}")
     x_rows, hidden_states, cells, gates, tanh_c, w_x, w_h = cache
     steps, n, width = gates.shape
     hidden = width // 4
