@@ -31,7 +31,7 @@ import numpy as np
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 """Names accepted by :func:`set_backend` and ``DEEPREF_BACKEND``."""
 
-_GPU_HINT = 'install the GPU extra with `pip install "deepref[gpu]"`'
+_GPU_HINT = 'install the GPU extra: `pip install -e ".[gpu]"` in a clone of deepref (`.[gpu-cuda12]` for CUDA 12)'
 
 
 def _check_name(name: str) -> str:
@@ -55,7 +55,7 @@ def _load_namespace(name: str) -> ModuleType:
         except ImportError as err:  # pragma: no cover - part of the test extra
             raise ImportError(
                 "the 'array_api_strict' backend needs the array-api-strict package; "
-                'install it with `pip install "deepref[test]"`'
+                'install it with `pip install -e ".[test]"` in a clone of deepref'
             ) from err
         return array_api_strict
     try:
@@ -493,6 +493,36 @@ def _device_of(like):
     return device if hasattr(device, "__enter__") else contextlib.nullcontext()
 
 
+_GLOBAL_SEEDS: np.random.Generator | None = None
+"""Source of the seeds of unseeded generators after :func:`manual_seed` (``None``: fresh entropy)."""
+
+
+def manual_seed(seed: int) -> None:
+    """Make every later draw without a seed reproducible (PyTorch's ``torch.manual_seed``).
+
+    After ``manual_seed(s)``, each :func:`default_rng` call without a seed
+    (a layer built without ``seed=``, a dropout layer's masks) gets the next
+    seed of a stream started from ``s``: the same program gives the same
+    numbers. Explicit seeds are unaffected.
+
+    >>> from deepref import nn
+    >>> manual_seed(0); a = nn.Linear(3, 2).weight.data
+    >>> manual_seed(0); b = nn.Linear(3, 2).weight.data
+    >>> bool((a == b).all())
+    True
+    """
+    global _GLOBAL_SEEDS
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    _GLOBAL_SEEDS = np.random.default_rng(int(seed))
+
+
 def default_rng(seed: int | None = None) -> Generator:
-    """A seeded :class:`Generator` (like ``numpy.random.default_rng``); draws follow ``like=``."""
+    """A seeded :class:`Generator` (like ``numpy.random.default_rng``); draws follow ``like=``.
+
+    Without ``seed``, the next seed of the :func:`manual_seed` stream if one
+    was set, else fresh entropy.
+    """
+    if seed is None and _GLOBAL_SEEDS is not None:
+        seed = int(_GLOBAL_SEEDS.integers(2**63))
     return Generator(seed)

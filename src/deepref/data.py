@@ -1,7 +1,7 @@
 """Data: the offline datasets, splits, standardisation, augmentation and mini-batches.
 
 Nothing is downloaded: Iris and the 8x8 digits ship with scikit-learn (the
-``book`` extra), and every generated dataset is seeded.
+``data`` extra), and every generated dataset is seeded.
 
 Splits are index arrays drawn on the host from a seed, so the same seed gives
 the same split on every backend; :func:`take` applies them to arrays of any
@@ -25,7 +25,8 @@ def _sklearn_datasets():
         from sklearn import datasets
     except ImportError as err:
         raise ImportError(
-            'the offline datasets come with scikit-learn; install it with `pip install "deepref[book]"`'
+            'the offline datasets come with scikit-learn; install it with `pip install -e ".[data]"` in a clone '
+            "of deepref (or `pip install scikit-learn`)"
         ) from err
     return datasets
 

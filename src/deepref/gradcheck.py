@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .backend import asarray, get_namespace, is_floating_array, to_numpy
+from .nn.module import check_inputs
 
 TINY = 1e-300
 
@@ -159,6 +160,10 @@ def check_module(module, x, seed: int = 0, h: float = 1e-6, check_input: bool = 
         Relative error for ``"input"`` (if ``check_input``) and for each
         parameter name of ``module.named_parameters()``.
     """
+    check_inputs(module, x)
+    if not is_floating_array(x) or str(x.dtype).rsplit(".", 1)[-1] != "float64":
+        raise TypeError(f"check_module needs a float64 input (finite differences in lower precision are "
+                        f"too coarse), got {x.dtype}; convert the input with as_float64(x)")
     out = module.forward(x)
     (upstream,) = _random_like((out,), np.random.default_rng(seed))
     module.zero_grad()

@@ -24,6 +24,7 @@ import numpy as np
 
 from .backend import get_namespace, is_integer_array
 from .data import minibatch_indices
+from .nn.module import check_inputs
 from .validation import check_count, check_finite_loss, check_positive
 
 
@@ -61,17 +62,35 @@ class History:
 
 @dataclass
 class TrainState:
-    """What callbacks see at the end of each epoch; setting ``stop = True`` ends training."""
+    """What callbacks see at the end of each epoch; setting ``stop = True`` ends training.
+
+    ``recorded`` names the history keys :func:`fit` will record each epoch
+    (with those callbacks declare in their ``records`` attribute), so that a
+    callback can check in ``on_train_begin`` that the key it watches exists.
+    """
 
     model: object
     optimizer: object
     history: History
     epoch: int = 0
     stop: bool = False
+    recorded: tuple[str, ...] = ()
+
+    def check_key(self, key: str, who: str) -> None:
+        """Raise ``KeyError`` before training if ``who`` watches a history key that will not be recorded."""
+        if self.recorded and key not in self.recorded:
+            raise KeyError(f"{who} watches {key!r}, which fit will not record; it records "
+                           f"{', '.join(map(repr, self.recorded))}" +
+                           ("" if "val_loss" in self.recorded else " (val_* keys need validation_data)"))
 
 
 class Callback:
-    """Hook called by :func:`fit` after every epoch (override ``on_epoch_end``)."""
+    """Hook called by :func:`fit` after every epoch (override ``on_epoch_end``).
+
+    A callback that appends its own history keys names them in ``records``.
+    """
+
+    records: tuple[str, ...] = ()
 
     def on_train_begin(self, state: TrainState) -> None:
         """Called once before the first epoch."""
@@ -108,6 +127,7 @@ class EarlyStopping(Callback):
         self.sign = -1.0 if "accuracy" in monitor else 1.0
 
     def on_train_begin(self, state: TrainState) -> None:
+        state.check_key(self.monitor, "EarlyStopping")
         self.best, self.best_epoch, self.best_weights, self.wait = math.inf, None, None, 0
 
     def on_epoch_end(self, state: TrainState) -> None:
@@ -177,11 +197,35 @@ def _count_correct(pred, y) -> int:
     return int(xp.sum(xp.astype(xp.argmax(pred, axis=1) == y, xp.int64)))
 
 
+def check_data(model, x, y, what: str = "") -> None:
+    """Raise before any step unless ``x`` and ``y`` are arrays that ``model`` can take.
+
+    Checked: both are arrays (not lists), with the same number of examples,
+    at least one, on the backend of the model's parameters, and ``x`` (and
+    floating targets ``y``) in the parameters' dtype (see
+    :func:`deepref.nn.module.check_inputs`). ``what`` names the data in the
+    message (``"validation_data"``).
+    """
+    prefix = f"{what} " if what else ""
+    for name, a in (("x", x), ("y", y)):
+        if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+            raise TypeError(f"{prefix}{name} must be an array, got a {type(a).__name__}; convert it with "
+                            f"deepref.backend.asarray({name}) (and dtype=... to match the model)")
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{prefix}x has no examples (shape {tuple(x.shape)}); pass at least one")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{prefix}x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    check_inputs(model, x, y)
+
+
 def evaluate(model, loss_fn, x, y, batch_size: int = 1024) -> dict[str, float]:
     """Mean loss (and accuracy for integer labels) of ``model`` in eval mode on ``(x, y)``.
 
-    The model's training mode is restored afterwards.
+    The data are checked first (:func:`check_data`); the model's training
+    mode is restored afterwards.
     """
+    check_data(model, x, y)
+    batch_size = check_count("batch_size", batch_size)
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, x.shape[0]
@@ -246,21 +290,76 @@ def fit(
     verbose : bool
         Show a progress bar and the metrics of each epoch (on stdout); quiet by
         default, as in the built book.
-    """
-    from .optim.clip import clip_grad_norm  # here, not at the top: deepref.optim imports this module
 
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    Everything is checked before the first step, with a message naming the
+    fix: the data (:func:`check_data`, for ``validation_data`` too, whose
+    examples must have the training examples' shape), that ``optimizer``
+    holds parameters of ``model``, and that every history key a callback
+    watches will be recorded. The model trains in training mode and is left
+    in the mode it had before (call ``model.eval()`` to predict, as in PyTorch).
+    """
+    check_data(model, x, y)
     epochs = check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
     if clip_norm is not None:
         check_positive("clip_norm", clip_norm)
+    _check_optimizer(model, optimizer)
+    if validation_data is not None:
+        _check_validation_data(model, x, validation_data)
     rng = np.random.default_rng(seed) if shuffle else None
     history = History()
-    state = TrainState(model, optimizer, history)
+    state = TrainState(model, optimizer, history, recorded=_recorded_keys(y, validation_data, callbacks))
     for callback in callbacks:
         callback.on_train_begin(state)
+    was_training = model.training
     model.train()
+    try:
+        _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, callbacks, rng, clip_norm, verbose)
+    finally:
+        model.train(was_training)
+    for callback in callbacks:
+        callback.on_train_end(state)
+    return history
+
+
+def _check_optimizer(model, optimizer) -> None:
+    """Raise unless ``optimizer`` steps at least one of ``model``'s parameters (part of them: fine-tuning)."""
+    mine = {id(p) for p in model.parameters()}
+    held = getattr(optimizer, "params", None)
+    if held is None:
+        raise TypeError(f"optimizer must be a deepref.optim optimizer, got {type(optimizer).__name__}")
+    if mine and not mine & {id(p) for p in held}:
+        raise ValueError("the optimizer holds none of the model's parameters (was it built for another model?); "
+                         "build it with optim.X(model.parameters(), ...)")
+
+
+def _check_validation_data(model, x, validation_data) -> None:
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError("validation_data must be a pair (x_val, y_val)")
+    x_val, y_val = validation_data
+    check_data(model, x_val, y_val, "validation_data")
+    if tuple(x_val.shape[1:]) != tuple(x.shape[1:]):
+        raise ValueError(f"validation_data x has examples of shape {tuple(x_val.shape[1:])}, "
+                         f"the training data {tuple(x.shape[1:])}")
+
+
+def _recorded_keys(y, validation_data, callbacks) -> tuple[str, ...]:
+    """The history keys fit records each epoch (accuracy: for integer labels), with the callbacks' own."""
+    base = ["loss", "accuracy"] if y.ndim == 1 and is_integer_array(y) else ["loss"]
+    keys = [*base, "lr"]
+    if validation_data is not None:
+        keys += ["val_" + k for k in base]
+    for callback in callbacks:
+        keys += list(getattr(callback, "records", ()))
+    return tuple(keys)
+
+
+def _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, callbacks, rng, clip_norm,
+                  verbose) -> None:
+    """The epochs of :func:`fit` (arguments checked there); stops early when a callback sets ``state.stop``."""
+    from .optim.clip import clip_grad_norm  # here, not at the top: deepref.optim imports this module
+
+    model, optimizer, history = state.model, state.optimizer, state.history
     n = x.shape[0]
     for epoch in range(int(epochs)):
         state.epoch = epoch
@@ -296,6 +395,3 @@ def fit(
         if state.stop:
             history.stopped_epoch = epoch
             break
-    for callback in callbacks:
-        callback.on_train_end(state)
-    return history

@@ -23,9 +23,11 @@ from .activations import (
 )
 from .conv import Conv2d, col2im, conv2d, conv2d_backward, conv2d_forward, im2col
 from .dropout import Dropout, dropout_backward, dropout_forward, dropout_mask
+from .embedding import Embedding, embedding_backward, embedding_forward
 from .linear import Linear, linear_backward, linear_forward
 from .losses import (
     BCEWithLogits,
+    CrossEntropyLoss,
     L1Loss,
     Loss,
     MSELoss,
@@ -42,7 +44,7 @@ from .losses import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
 )
-from .module import Module, Parameter, Sequential
+from .module import Identity, Module, ModuleList, Parameter, Sequential
 from .normalization import (
     BatchNorm1d,
     LayerNorm,

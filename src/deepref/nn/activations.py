@@ -146,7 +146,7 @@ class _Elementwise(Module):
         return out
 
     def backward(self, dout):
-        return type(self)._pair[1](dout, self.saved_cache())
+        return type(self)._pair[1](dout, self.saved_cache(consume=True))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -171,18 +171,32 @@ class ReLU(_Elementwise):
 
 
 class LeakyReLU(Module):
-    """Leaky ReLU layer with negative-side ``slope``."""
+    """Leaky ReLU layer: ``x`` for ``x > 0``, ``negative_slope * x`` otherwise.
 
-    def __init__(self, slope: float = 0.01):
-        check_positive("slope", slope, allow_zero=True)
-        self.slope = slope
+    Parameters
+    ----------
+    negative_slope : float
+        Slope on the negative side (>= 0; PyTorch's name and default, 0.01).
+    """
+
+    def __init__(self, negative_slope: float = 0.01):
+        check_positive("negative_slope", negative_slope, allow_zero=True)
+        self.negative_slope = negative_slope
+
+    @property
+    def slope(self) -> float:
+        """``negative_slope`` under the name :func:`leaky_relu_forward` uses."""
+        return self.negative_slope
 
     def forward(self, x):
-        out, self._cache = leaky_relu_forward(x, self.slope)
+        out, self._cache = leaky_relu_forward(x, self.negative_slope)
         return out
 
     def backward(self, dout):
-        return leaky_relu_backward(dout, self.saved_cache())
+        return leaky_relu_backward(dout, self.saved_cache(consume=True))
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
 
 
 class Maxout(Module):
@@ -196,4 +210,4 @@ class Maxout(Module):
         return out
 
     def backward(self, dout):
-        return maxout_backward(dout, self.saved_cache())
+        return maxout_backward(dout, self.saved_cache(consume=True))

@@ -17,7 +17,7 @@ import array_api_compat
 import numpy as np
 
 from ..backend import get_namespace
-from ..validation import check_ndim, check_same_shape, check_shape
+from ..validation import check_choice, check_ndim, check_same_shape, check_shape
 from .activations import sigmoid
 from .module import Module, size_of
 
@@ -72,6 +72,9 @@ class CrossEntropyCache(NamedTuple):
 
 def _check_labels(z, y) -> None:
     check_ndim("logits", z, 2, "(N, C)")
+    if z.shape[0] == 0:
+        raise ValueError("cross-entropy of an empty batch: the logits have shape (0, C), and the mean over no "
+                         "examples is undefined; pass at least one example")
     check_shape("labels", y, (z.shape[0],))
     xp = get_namespace(y)
     if not xp.isdtype(y.dtype, "integral"):
@@ -188,41 +191,90 @@ def l1_backward(dloss, cache: DifferenceCache):
     return dloss * get_namespace(cache.diff).sign(cache.diff) / size_of(cache.diff.shape)
 
 
+REDUCTIONS = ("mean", "sum")
+"""What a loss module does with the per-example terms: their mean (the default) or their sum."""
+
+
 class Loss(Module):
-    """A loss as a module: ``forward(pred, target)`` returns a 0-D array, ``backward(dloss=1.0)`` returns ``dpred``."""
+    """A loss as a module: ``forward(pred, target)`` returns a 0-D array, ``backward(dloss=1.0)`` returns ``dpred``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}
+        The mean of the per-example terms (the default, as in PyTorch) or
+        their sum (``mean`` times the number of terms).
+
+    The backward pass takes no loss tensor: ``loss_fn.backward()`` returns
+    the gradient with respect to ``pred`` of the last ``forward``, and
+    ``model.backward(loss_fn.backward())`` carries it through the model (the
+    two steps of PyTorch's ``loss.backward()``).
+    """
 
     _pair: tuple
 
+    def __init__(self, reduction: str = "mean"):
+        check_choice("reduction", reduction, REDUCTIONS)
+        self.reduction = reduction
+
+    def _terms(self, pred) -> int:
+        """Number of terms the mean runs over (every element; classification losses override)."""
+        return size_of(pred.shape)
+
     def forward(self, pred, target):
-        loss, self._cache = type(self)._pair[0](pred, target)
-        return loss
+        """The loss of ``pred`` against ``target`` (shapes: see the class), a 0-D array.
+
+        The values needed by :meth:`backward` are kept on the module.
+        """
+        loss, cache = type(self)._pair[0](pred, target)
+        self._cache = (cache, self._terms(pred) if self.reduction == "sum" else 1)
+        return loss * self._cache[1] if self.reduction == "sum" else loss
 
     def backward(self, dloss=1.0):
-        return type(self)._pair[1](dloss, self._cache)
+        """Gradient of the last :meth:`forward` with respect to ``pred`` (shaped like ``pred``).
+
+        Parameters
+        ----------
+        dloss : float or 0-D array
+            Gradient of the final objective with respect to this loss (1 when
+            the loss is the objective).
+        """
+        cache, scale = self.saved_cache()
+        return type(self)._pair[1](dloss * scale, cache)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(" + (f"reduction={self.reduction!r})" if self.reduction != "mean" else ")")
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax cross-entropy from logits (N, C) and integer labels (N,)."""
+    """Softmax cross-entropy from logits ``pred`` (N, C) and integer labels ``target`` (N,).
+
+    PyTorch's ``CrossEntropyLoss`` (also available under that name), with the
+    mean over the ``N`` examples; an empty batch is an error.
+    """
 
     _pair = (softmax_cross_entropy_forward, softmax_cross_entropy_backward)
 
+    def _terms(self, pred) -> int:
+        return pred.shape[0]
+
+
+CrossEntropyLoss = SoftmaxCrossEntropy
+"""PyTorch's name for :class:`SoftmaxCrossEntropy`."""
+
 
 class BCEWithLogits(Loss):
-    """Binary cross-entropy from logits and 0/1 targets of the same shape."""
+    """Binary cross-entropy from logits ``pred`` and targets in [0, 1] of the same shape (PyTorch's ``BCEWithLogitsLoss``)."""
 
     _pair = (bce_with_logits_forward, bce_with_logits_backward)
 
 
 class MSELoss(Loss):
-    """Mean squared error."""
+    """Mean squared error between ``pred`` and ``target`` of the same shape, over all elements."""
 
     _pair = (mse_forward, mse_backward)
 
 
 class L1Loss(Loss):
-    """Mean absolute error."""
+    """Mean absolute error between ``pred`` and ``target`` of the same shape, over all elements."""
 
     _pair = (l1_forward, l1_backward)

@@ -54,6 +54,29 @@ class Parameter:
         return f"Parameter(shape={self.shape}, dtype={self.data.dtype})"
 
 
+def check_inputs(module: Module, *inputs) -> None:
+    """Raise ``TypeError`` unless the array ``inputs`` have ``module``'s backend and floating dtype.
+
+    The dtype rule: a floating input must have the dtype of the module's
+    (first) parameter; a float64 input to a float32 layer is rejected, not
+    silently promoted. Integer inputs (class labels, token ids) and
+    non-arrays pass; a module without parameters accepts anything.
+    """
+    params = module.parameters()
+    arrays = [a for a in inputs if hasattr(a, "shape") and hasattr(a, "dtype")]
+    if not params or not arrays:
+        return
+    weight = params[0].data
+    get_namespace(weight, *arrays)  # a clear TypeError when backends are mixed
+    for x in arrays:
+        if is_floating_array(x) and x.dtype != weight.dtype:
+            raise TypeError(
+                f"{type(module).__name__} has {_dtype_text(weight)} parameters but got a "
+                f"{_dtype_text(x)} input; convert the input (xp.astype(x, xp.{_dtype_text(weight)})) "
+                f"or build the module with dtype='{_dtype_text(x)}'"
+            )
+
+
 class Module:
     """Base class of layers and networks.
 
@@ -80,14 +103,28 @@ class Module:
             buffers.remove(name)
         object.__delattr__(self, name)
 
-    def saved_cache(self):
-        """The cache the last ``forward`` stored; a clear error if ``backward`` comes first."""
+    def saved_cache(self, consume: bool = False):
+        """The cache the last ``forward`` stored; a clear error if ``backward`` comes first.
+
+        With ``consume`` (what ``backward`` passes) the cache is given up: a
+        second ``backward`` after one ``forward`` raises instead of adding the
+        parameters' gradients a second time.
+        """
         cache = self.__dict__.get("_cache")
         if cache is None:
+            if self.__dict__.get("_cache_consumed"):
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward was called twice after one forward: the first call used up "
+                    "the values the forward pass saved (a second would add the gradients again); run forward(x) "
+                    "again before each backward"
+                )
             raise RuntimeError(
                 f"{type(self).__name__}.backward was called before forward: run forward(x) first, "
                 "since the backward pass needs the values the forward pass saved"
             )
+        if consume:
+            object.__setattr__(self, "_cache", None)
+            object.__setattr__(self, "_cache_consumed", True)
         return cache
 
     def register_buffer(self, name: str, value) -> None:
@@ -104,24 +141,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
-        """``forward``, after checking that the inputs match the parameters' backend and dtype.
-
-        The dtype rule: a floating input must have the dtype of the module's
-        (first) parameter; a float64 input to a float32 layer is rejected, not
-        silently promoted. Integer inputs (class labels, token ids) pass.
-        """
-        params = self.parameters()
-        inputs = [a for a in args if hasattr(a, "shape") and hasattr(a, "dtype")]
-        if params and inputs:
-            weight = params[0].data
-            get_namespace(weight, *inputs)  # a clear TypeError when backends are mixed
-            for x in inputs:
-                if is_floating_array(x) and x.dtype != weight.dtype:
-                    raise TypeError(
-                        f"{type(self).__name__} has {_dtype_text(weight)} parameters but got a "
-                        f"{_dtype_text(x)} input; convert the input (xp.astype(x, {_dtype_text(weight)})) "
-                        f"or build the module with dtype='{_dtype_text(x)}'"
-                    )
+        """``forward``, after :func:`check_inputs` (the inputs match the parameters' backend and dtype)."""
+        check_inputs(self, *args)
         return self.forward(*args, **kwargs)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -255,25 +276,73 @@ class Module:
         return f"{type(self).__name__}(" + ("\n" + "\n".join(children) + "\n" if children else "") + ")"
 
 
-class Sequential(Module):
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (PyTorch's ``ModuleList``).
+
+    It has no ``forward``: the model that holds it decides how its modules are
+    applied (and runs their ``backward`` in the reverse order). Modules are
+    registered under their index (``"0"``, ``"1"``, ...) and kept in ``layers``.
+
+    >>> from deepref.nn import Linear
+    >>> heads = ModuleList([Linear(4, 2, seed=k) for k in range(3)])
+    >>> len(heads), len(heads.parameters())
+    (3, 6)
+    """
+
+    def __init__(self, modules=()):
+        self.layers = []
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end (returns ``self``, as PyTorch's ``append``)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"layer {len(self.layers)} is a {type(module).__name__}, expected a deepref.nn.Module")
+        setattr(self, str(len(self.layers)), module)
+        self.layers.append(module)
+        return self
+
+    def _of(self, modules: list) -> ModuleList:
+        """A new container of this type holding ``modules`` (what slicing returns)."""
+        return ModuleList(modules)
+
+    def __getitem__(self, i: int | slice):
+        return self._of(self.layers[i]) if isinstance(i, slice) else self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+
+class Sequential(ModuleList):
     """Modules applied in order; ``backward`` runs them in reverse.
+
+    As in PyTorch, ``net[i]`` is a layer, ``net[i:j]`` a new ``Sequential``
+    sharing those layers (and their parameters), and ``append`` adds a layer.
 
     >>> from deepref.nn import Linear, ReLU
     >>> net = Sequential(Linear(4, 8, seed=0), ReLU(), Linear(8, 3, seed=1))
     >>> [p.shape for p in net.parameters()]
     [(4, 8), (8,), (8, 3), (3,)]
+    >>> net[:2]
+    Sequential(
+      (0): Linear(4, 8)
+      (1): ReLU()
+    )
     """
 
     def __init__(self, *layers: Module):
         if not layers:
             raise ValueError("Sequential needs at least one module")
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"layer {i} is a {type(layer).__name__}, expected a deepref.nn.Module")
-            setattr(self, str(i), layer)
-        self.layers = list(layers)
+        super().__init__(layers)
+
+    def _of(self, modules: list) -> Sequential:
+        return Sequential(*modules)
 
     def forward(self, x):
+        check_inputs(self, x)
         for layer in self.layers:
             x = layer.forward(x)
         return x
@@ -283,8 +352,15 @@ class Sequential(Module):
             dout = layer.backward(dout)
         return dout
 
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
 
-    def __len__(self) -> int:
-        return len(self.layers)
+class Identity(Module):
+    """``forward(x) = x`` and ``backward(dout) = dout`` (a placeholder layer, as PyTorch's ``Identity``)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+    def __repr__(self) -> str:
+        return "Identity()"

@@ -86,6 +86,10 @@ def clip_grad_norm(params, max_norm: float) -> float:
     return norm
 
 
+clip_grad_norm_ = clip_grad_norm
+"""PyTorch's name (``torch.nn.utils.clip_grad_norm_``) for :func:`clip_grad_norm`."""
+
+
 def clip_grad_value(params, clip_value: float) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]``."""
     check_positive("clip_value", clip_value)

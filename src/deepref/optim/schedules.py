@@ -113,6 +113,12 @@ class ExponentialDecay(LRSchedule):
         return (self.base_lr if base_lr is None else base_lr) * self.gamma**epoch
 
 
+StepLR = StepDecay
+"""PyTorch's name for :class:`StepDecay` (same arguments: ``step_size``, ``gamma``)."""
+ExponentialLR = ExponentialDecay
+"""PyTorch's name for :class:`ExponentialDecay` (same argument: ``gamma``)."""
+
+
 class InverseTimeDecay(LRSchedule):
     """``lr0 / (1 + decay * t)``: the 1/t decay under which SGD provably converges on convex problems."""
 

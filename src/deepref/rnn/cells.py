@@ -11,7 +11,8 @@ The gate blocks follow PyTorch's order: one block ``(tanh)`` for the RNN
 (``G = 1``), ``(i, f, g, o)`` for the LSTM (``G = 4``: input, forget, candidate,
 output) and ``(r, z, n)`` for the GRU (``G = 3``: reset, update, candidate).
 For the RNN and the LSTM the two biases only ever appear as their sum; they are
-kept apart so that PyTorch's weights load unchanged, and because the GRU
+kept apart so that PyTorch's biases map one to one (its weights map through a
+transpose: :func:`deepref.interop.from_torch` converts), and because the GRU
 needs them apart (its reset gate multiplies ``h @ W_hn + b_hn``).
 
 Each cell is split in two: the affine maps ``a_x = x @ w_x + b_x`` and
