@@ -333,22 +333,60 @@ def _with_forget_block(bias, value: float, hidden: int):
 class _RecurrentStack(Module):
     """``num_layers`` recurrent layers, each feeding its output sequence to the next (PyTorch's ``num_layers``).
 
-    States are stacked over layers: ``(L, N, H)`` arrays, an array for the RNN
-    and the GRU, a tuple ``(h, c)`` for the LSTM, as in PyTorch. ``forward(x,
-    state=None)`` returns the last layer's output ``(N, T, H)`` and leaves the
-    final state in ``final_state``; ``backward(dout, dstate=None)`` returns
-    ``dx`` and leaves the initial state's gradient in ``initial_state_grad``.
-    The parameters of layer ``k`` are ``l{k}.w_x`` (PyTorch's
-    ``weight_ih_l{k}.T``), ``l{k}.w_h`` (``weight_hh_l{k}.T``), ``l{k}.b_x``
-    (``bias_ih_l{k}``) and ``l{k}.b_h`` (``bias_hh_l{k}``).
+    **Input layout.** ``batch_first=True`` (the default here, *not* PyTorch's)
+    takes ``x : (N, T, D)``, ``N`` sequences of ``T`` steps, and returns
+    ``(N, T, H)``, so that :func:`deepref.train.fit` cuts mini-batches along
+    the first axis. ``batch_first=False`` takes PyTorch's default time-major
+    ``(T, N, D)`` and returns ``(T, N, H)`` (``backward`` then takes and
+    returns time-major arrays too). Nothing can tell the two layouts apart
+    from the shape: a time-major array given to a batch-first layer is read
+    as ``T`` sequences of ``N`` steps.
+
+    **State contract.** States are stacked over layers: ``(L, N, H)`` arrays
+    whatever ``batch_first`` says, an array for the RNN and the GRU, a pair
+    ``(h, c)`` for the LSTM, as PyTorch's ``h_0`` / ``(h_0, c_0)``.
+
+    * ``forward(x, state=None)`` starts from ``state`` (zeros when ``None``),
+      returns the last layer's output at every step and leaves the final
+      state in ``final_state`` (PyTorch returns it as ``h_n`` / ``(h_n, c_n)``);
+      pass ``final_state`` as the next chunk's ``state`` to carry it over.
+    * ``backward(dout, dstate=None)`` takes the gradient of the output and,
+      optionally, of ``final_state`` (``None``: zero), adds the parameters'
+      gradients to their ``.grad``, returns ``dx`` and leaves the gradient
+      of the initial state in ``initial_state_grad`` (what truncated
+      backpropagation through time hands to the previous chunk).
+
+    **Parameters.** Layer ``k`` has ``l{k}.w_x`` ``(D, G*H)``, ``l{k}.w_h``
+    ``(H, G*H)``, ``l{k}.b_x`` and ``l{k}.b_h`` ``(G*H,)``: inputs along the
+    rows, the transpose of PyTorch's ``weight_ih_l{k}`` and
+    ``weight_hh_l{k}``; the biases are PyTorch's ``bias_ih_l{k}`` and
+    ``bias_hh_l{k}``, the gate blocks in PyTorch's order. Use
+    :func:`deepref.interop.from_torch` / :func:`~deepref.interop.to_torch`
+    to convert state dicts.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        ``D`` and ``H``.
+    num_layers : int
+        ``L``.
+    batch_first : bool
+        ``True``: ``(N, T, D)`` sequences (the default); ``False``: ``(T, N, D)``.
+    seed : int or Generator, optional
+    dtype : str or dtype, optional
+        Floating dtype of the parameters (the default dtype, float64 unless
+        set); inputs and states must have it.
     """
 
     cell_name: str
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, seed=None, dtype=None, **cell_options):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True,
+                 seed=None, dtype=None, **cell_options):
         check_count("num_layers", num_layers)
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first must be True or False, got {batch_first!r}")
         rng = as_generator(seed)
-        self.num_layers, self.hidden_size = int(num_layers), int(hidden_size)
+        self.num_layers, self.hidden_size, self.batch_first = int(num_layers), int(hidden_size), batch_first
         self.layers = []
         for k in range(self.num_layers):
             layer_input = input_size if k == 0 else hidden_size
@@ -385,29 +423,69 @@ class _RecurrentStack(Module):
         xp = get_namespace(per_layer[0][0])
         return self._public(tuple(xp.stack([s[j] for s in per_layer]) for j in range(self._state_size)))
 
+    def _batch_major(self, a):
+        """``a`` as ``(N, T, ...)``: unchanged when batch-first, the first two axes swapped otherwise."""
+        return a if self.batch_first else get_namespace(a).permute_dims(a, (1, 0, 2))
+
     def forward(self, x, state=None):
-        check_ndim("x", x, 3, "(N, T, D): batch-first sequences")
+        """Run the stack over ``x`` from ``state``; see the class for layouts and the state contract.
+
+        Parameters
+        ----------
+        x : (N, T, D) array, or (T, N, D) with ``batch_first=False``
+        state : optional
+            ``(L, N, H)`` array (RNN, GRU) or pair of them (LSTM); zeros when ``None``.
+
+        Returns
+        -------
+        out : (N, T, H) array, or (T, N, H)
+            The last layer's hidden state at every step; the final state is
+            left in ``final_state``.
+        """
+        check_ndim("x", x, 3, "(N, T, D) batch-first sequences" if self.batch_first else "(T, N, D) sequences")
+        x = self._batch_major(x)
         for layer, layer_state in zip(self.layers, self._per_layer(state, x.shape[0])):
             x = layer.forward(x, layer_state)
         self.final_state = self._stacked([layer.final_state for layer in self.layers])
-        return x
+        return self._batch_major(x)
 
     def backward(self, dout, dstate=None):
+        """Backpropagation through time from ``dout`` (shaped like the output) and ``dstate``.
+
+        Parameters
+        ----------
+        dout : (N, T, H) array, or (T, N, H)
+        dstate : optional
+            Gradient of ``final_state`` (its structure); ``None`` is zero.
+
+        Returns
+        -------
+        dx : array shaped like the last ``forward``'s ``x``
+            The parameters' gradients are added to their ``.grad``; the
+            gradient of the initial state is left in ``initial_state_grad``.
+        """
+        dout = self._batch_major(dout)
         per_layer = [None] * self.num_layers
         if dstate is not None:
             per_layer = self._per_layer(dstate, dout.shape[0])
         for layer, layer_dstate in zip(reversed(self.layers), reversed(per_layer)):
             dout = layer.backward(dout, layer_dstate)
         self.initial_state_grad = self._stacked([layer.initial_state_grad for layer in self.layers])
-        return dout
+        return self._batch_major(dout)
 
     def __repr__(self) -> str:
         first = self.layers[0]
-        return f"{type(self).__name__}({first.input_size}, {self.hidden_size}, num_layers={self.num_layers})"
+        extra = "" if self.batch_first else ", batch_first=False"
+        return f"{type(self).__name__}({first.input_size}, {self.hidden_size}, num_layers={self.num_layers}{extra})"
 
 
 class RNN(_RecurrentStack):
-    """Stacked tanh RNN (see :class:`_RecurrentStack` for states and parameter names).
+    """Stacked tanh RNN, ``h_t = tanh(x_t @ w_x + b_x + h_{t-1} @ w_h + b_h)``.
+
+    Input layout (``batch_first``, ``True`` by default, unlike PyTorch), the
+    state contract (``forward(x, state)``, ``final_state``,
+    ``initial_state_grad``), the parameters and ``dtype=``: see
+    :class:`_RecurrentStack`; the state is one ``(L, N, H)`` array.
 
     >>> rnn = RNN(3, 5, num_layers=2, seed=0)
     >>> from deepref.backend import asarray
@@ -420,16 +498,51 @@ class RNN(_RecurrentStack):
 
 
 class LSTM(_RecurrentStack):
-    """Stacked LSTM; ``forget_bias=1.0`` starts every forget gate's bias at 1 (Jozefowicz et al., 2015)."""
+    """Stacked LSTM (gate blocks ``i, f, g, o``, PyTorch's equations and order).
+
+    **Layout.** ``x`` is ``(N, T, D)`` by default (``batch_first=True``, the
+    opposite of PyTorch's default); ``batch_first=False`` takes ``(T, N, D)``.
+
+    **State contract.** The state is a pair ``(h, c)`` of ``(L, N, H)`` arrays.
+    ``forward(x, state=None)`` starts from ``state`` (zeros when ``None``) and
+    returns the output ``(N, T, H)``; the final pair is left in
+    ``final_state`` (PyTorch's ``(h_n, c_n)``), to pass as the ``state`` of
+    the next chunk. ``backward(dout, dstate=None)`` takes the gradient of
+    the output and optionally of ``final_state``, returns ``dx`` and leaves
+    the gradient of the initial pair in ``initial_state_grad``.
+
+    **Parameters.** ``l{k}.w_x`` is PyTorch's ``weight_ih_l{k}.T``,
+    ``l{k}.w_h`` its ``weight_hh_l{k}.T``, ``l{k}.b_x`` and ``l{k}.b_h`` its
+    biases (convert with :func:`deepref.interop.from_torch`). More in
+    :class:`_RecurrentStack`.
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers : int
+    forget_bias : float, optional
+        Start every forget gate's bias (``b_x + b_h``) at this value (1.0 in
+        Jozefowicz et al., 2015) instead of a random one.
+    batch_first : bool
+    seed : int or Generator, optional
+    dtype : str or dtype, optional
+        Floating dtype of the parameters (float64 unless the default dtype was set).
+    """
 
     cell_name = "lstm"
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, forget_bias=None, seed=None, dtype=None):
-        super().__init__(input_size, hidden_size, num_layers, seed=seed, dtype=dtype, forget_bias=forget_bias)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, forget_bias=None,
+                 batch_first: bool = True, seed=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, batch_first=batch_first, seed=seed, dtype=dtype,
+                         forget_bias=forget_bias)
 
 
 class GRU(_RecurrentStack):
-    """Stacked GRU (PyTorch's formulation, reset gate applied to ``h @ W_hn + b_hn``)."""
+    """Stacked GRU (PyTorch's formulation, reset gate applied to ``h @ W_hn + b_hn``; gate blocks ``r, z, n``).
+
+    Input layout (``batch_first``, ``True`` by default, unlike PyTorch), the
+    state contract and the parameters: see :class:`_RecurrentStack`; the
+    state is one ``(L, N, H)`` array.
+    """
 
     cell_name = "gru"
 
