@@ -34,6 +34,7 @@ other common formulations the book shows both.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -155,6 +156,12 @@ class Optimizer:
                     f"parameter {index} is {p.data.dtype} but its gradient {p.grad.dtype}: "
                     "parameters keep their dtype, so the gradient must have it too"
                 )
+        if all(p.grad is None for p in self.params):
+            warnings.warn(
+                f"{type(self).__name__}.step() found no gradient on any of its {len(self.params)} parameters and "
+                "changed nothing: run the backward pass first, model.backward(loss_fn.backward())",
+                UserWarning, stacklevel=2,
+            )
         self.step_count += 1
         index = 0
         for group in self.param_groups:
@@ -191,6 +198,7 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Group hyperparameters, step counts and per-parameter state (host NumPy arrays)."""
         return {
+            "optimizer": type(self).__name__,
             "param_groups": [{k: v for k, v in g.items() if k != "params"} | {"size": len(g["params"])}
                              for g in self.param_groups],
             "step_count": self.step_count,
@@ -199,7 +207,12 @@ class Optimizer:
         }
 
     def load_state_dict(self, saved: dict) -> None:
-        """Restore a :meth:`state_dict`; the groups, parameter count, shapes and dtypes must match."""
+        """Restore a :meth:`state_dict`; the optimizer type, groups, parameter count, shapes and dtypes must match."""
+        saver = saved.get("optimizer", type(self).__name__)
+        options = [sorted(set(g) - {"size"}) for g in saved["param_groups"]]
+        if saver != type(self).__name__ or any(keys != sorted(self.defaults) for keys in options):
+            raise ValueError(f"this state was saved by {saver} (options {options[0] if options else []}); "
+                             f"it cannot be loaded into {type(self).__name__} (options {sorted(self.defaults)})")
         params = self.params
         if len(saved["state"]) != len(params):
             raise ValueError(f"saved state has {len(saved['state'])} parameters, this optimizer {len(params)}")
@@ -226,9 +239,13 @@ class Optimizer:
             self.state.append({k: xp.asarray(np.array(v, copy=True)) for k, v in s.items()})
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{n}={v!r}" for n, v in self.defaults.items())
+        """The current hyperparameters (a list where the groups differ), not the constructor's."""
+        args = []
+        for name in self.defaults:
+            values = [group[name] for group in self.param_groups]
+            args.append(f"{name}={values[0] if all(v == values[0] for v in values) else values!r}")
         groups = f", {len(self.param_groups)} parameter groups" if len(self.param_groups) > 1 else ""
-        return f"{type(self).__name__}({args}{groups})"
+        return f"{type(self).__name__}({', '.join(args)}{groups})"
 
 
 def _check_betas(betas) -> tuple[float, float]:
