@@ -177,7 +177,7 @@ def test_class_softmax_gradients_and_normalisation(rng, vocab_size, n_classes):
               as_float64(rng.normal(size=(h_size, vocab_size))), as_float64(rng.normal(size=vocab_size))]
 
     def backward(dloss, cache):
-        dh, du, da, dw, db = lm.class_softmax_backward(dloss, cache, inputs[2], inputs[4])
+        dh, du, da, dw, db = lm.class_softmax_backward(dloss, cache)
         return dh, None, du, da, dw, db
 
     for seed in (0, 1):  # two random upstream gradients of the loss
@@ -281,11 +281,50 @@ def test_beam_search_finds_the_exhaustive_best_and_sampling_is_seeded():
     best = max(itertools.product(range(4), repeat=length), key=total)
     tokens, score = lm.beam_search(model, prompt, length, beam_width=16)
     assert tuple(tokens.tolist()) == best and math.isclose(score, total(best), rel_tol=1e-9)
-    assert total(tuple(lm.greedy_decode(model, prompt, length))) <= score + 1e-12
+    assert total(tuple(lm.greedy_decode(model, prompt, length))) <= score + 1e-12  # exhaustive here
     a = lm.sample(model, prompt, 6, temperature=0.8, top_k=3, seed=1)
     assert a.tolist() == lm.sample(model, prompt, 6, temperature=0.8, top_k=3, seed=1).tolist()
     with pytest.raises(ValueError, match="at least one token"):
         lm.sample(model, [], 3)
+    with pytest.raises(ValueError, match=r"prompt must lie in \[0, 4\)"):
+        lm.sample(model, [4], 3)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_decoding_and_scoring_run_in_eval_mode_and_restore_the_callers_mode(training):
+    model = lm.RNNLM(5, 3, 4, dropout=0.5, seed=0)
+    model.train(training)
+    seen = []
+    original = model.hidden_forward
+
+    def spy(ids, state=None):
+        seen.append(model.training)
+        return original(ids, state)
+
+    model.hidden_forward = spy
+    lm.sample(model, [0, 1], 3, seed=0)
+    lm.beam_search(model, [0], 3, beam_width=2)
+    lm.stream_logprobs(model, np.arange(40) % 5, n_streams=2, steps=4)
+    assert seen and not any(seen) and model.training == training
+
+
+def test_rnnlm_backward_returns_the_gradient_of_the_embedded_words(rng):
+    model = lm.RNNLM(6, 3, 4, seed=0)
+    ids = asarray(rng.integers(0, 6, size=(2, 5)))
+    model.forward(ids)
+    dx = model.backward(asarray(rng.normal(size=(2, 5, 6))))
+    assert tuple(dx.shape) == (2, 5, 3)
+    # the embedding's gradient is the scatter-add of dx over the ids
+    expected = to_numpy(lm.embedding_backward(dx, model.embedding.saved_cache()))
+    np.testing.assert_allclose(to_numpy(model.embedding.weight.grad), expected)
+
+
+def test_ids_are_range_checked_on_the_host_where_they_enter():
+    model = lm.RNNLM(5, 3, 4, seed=0)
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 5\)"):
+        lm.rnnlm.to_backend_ids(np.array([[0, 5]]), model, "targets")
+    with pytest.raises(TypeError, match="integer word ids"):
+        lm.rnnlm.to_backend_ids(np.array([[0.5]]), model)
 
 
 # -- the generated language ------------------------------------------------
@@ -405,3 +444,33 @@ def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypat
     reviews = _run_as_registered("movie_review_run", review_config)
     assert len(reviews["nb_unigram"]) == 2 and len(reviews["rnn"]) == 1
     assert reviews["mean"]["rnn"] == reviews["rnn"][0]
+
+
+def test_configs_are_frozen_and_reject_bad_values():
+    with pytest.raises(ValueError, match="hidden_size must be an integer >= 1"):
+        experiments.LMConfig(hidden_size=0)
+    with pytest.raises(ValueError, match="unknown cell"):
+        experiments.LMConfig(cell="transformer")
+    with pytest.raises(ValueError, match="rnn_folds must be at most folds=3"):
+        experiments.ReviewConfig(folds=3, rnn_folds=4)
+    with pytest.raises(ValueError, match="orders must name at least one"):
+        experiments.AgreementConfig(orders=())
+    with pytest.raises(ValueError, match="min_count"):
+        experiments.WordCharConfig(min_count=0)
+    with pytest.raises(AttributeError):
+        experiments.ReviewConfig().folds = 3
+
+
+def test_spawned_seeds_are_independent_and_accept_generators():
+    assert lm.spawn_seeds(0, 3) == lm.spawn_seeds(0, 3)
+    assert lm.spawn_seeds(0, 2)[1] not in lm.spawn_seeds(1, 2)  # no shift between runs
+    assert len(lm.spawn_seeds(np.random.default_rng(0), 2)) == 2
+    assert len(lm.spawn_seeds(backend.default_rng(0), 2)) == 2
+
+
+def test_centred_vectors_remove_the_common_direction(rng):
+    vectors = rng.normal(size=(200, 8)) + 3.0  # a shared offset makes every raw cosine large
+    raw = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    centred = lm.centred_unit_vectors(vectors)
+    assert np.mean(raw[:100] @ raw[100:].T) > 0.8
+    assert abs(np.mean(centred[:100] @ centred[100:].T)) < 0.05

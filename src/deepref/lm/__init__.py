@@ -16,7 +16,6 @@ from .classify import (
     MultinomialNB,
     SequenceClassifier,
     fit_classifier,
-    kfold_indices,
     ngram_features,
     pad_batch,
     pooling_weights,
@@ -55,6 +54,7 @@ from .softmax import (
     sequence_loss_forward,
 )
 from .synthetic import AgreementSource
-from .word2vec import nearest_neighbours, skipgram_backward, skipgram_forward, skipgram_pairs, train_skipgram
+from .seeds import spawn_seeds
+from .word2vec import centred_unit_vectors, nearest_neighbours, skipgram_backward, skipgram_forward, skipgram_pairs, train_skipgram
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -26,6 +26,7 @@ from ..nn.init import as_generator
 from ..nn.linear import Linear
 from ..nn.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..nn.module import Module
+from ..nn.utils import restoring
 from ..optim import Adam
 from ..validation import check_choice, check_count, check_finite_loss, check_positive
 from .embedding import Embedding
@@ -159,9 +160,12 @@ class SequenceClassifier(Module):
         return self.readout(xp.sum(weights[:, :, None] * h, axis=1))
 
     def backward(self, dlogits):
+        """Backpropagate ``(N, classes)`` logit gradients; returns the ``(N, T, D)`` gradient of the embedded words."""
         weights = self.saved_cache()
         dpooled = self.readout.backward(dlogits)
-        self.embedding.backward(self.recurrent.backward(weights[:, :, None] * dpooled[:, None, :]))
+        dx = self.recurrent.backward(weights[:, :, None] * dpooled[:, None, :])
+        self.embedding.backward(dx)
+        return dx
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -195,19 +199,13 @@ def fit_classifier(model: SequenceClassifier, sequences: Sequence[np.ndarray], l
 
 
 def predict_classes(model: SequenceClassifier, sequences: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
-    """Predicted class of each sequence (host int64)."""
+    """Predicted class of each sequence (host int64), in evaluation mode; the model keeps the caller's mode."""
     xp = get_namespace(model.readout.weight.data)
     lengths = np.array([len(s) for s in sequences])
     out = np.empty(len(sequences), dtype=np.int64)
-    model.eval()
-    for rows in length_batches(lengths, batch_size, np.random.default_rng(0)):
-        ids, lens = pad_batch([sequences[i] for i in rows])
-        out[rows] = np.argmax(to_numpy(model(xp.asarray(ids), xp.asarray(lens))), axis=1)
-    model.train()
+    with restoring(model):
+        model.eval()
+        for rows in length_batches(lengths, batch_size, np.random.default_rng(0)):
+            ids, lens = pad_batch([sequences[i] for i in rows])
+            out[rows] = np.argmax(to_numpy(model(xp.asarray(ids), xp.asarray(lens))), axis=1)
     return out
-
-
-def kfold_indices(n: int, folds: int = 10, seed=0) -> list[np.ndarray]:
-    """A seeded shuffle of ``range(n)`` cut into ``folds`` test folds of near-equal size."""
-    check_count("folds", folds, minimum=2)
-    return np.array_split(np.random.default_rng(seed).permutation(n), folds)

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import kfold_indices
 from ..experiments import config_to_dict
 from ..nn.init import as_generator
 from ..optim import SGD, Adam
 from ..validation import check_choice, check_count, check_in_range, check_positive
-from .classify import MultinomialNB, SequenceClassifier, fit_classifier, kfold_indices, ngram_features, predict_classes
+from .classify import MultinomialNB, SequenceClassifier, fit_classifier, ngram_features, predict_classes
 from .corpus import EOS, Vocabulary, batchify, load_movie_reviews, load_ptb, load_python_docs, tokenize
 from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perplexity_of
-from .rnnlm import RNNLM, init_uniform, stream_logprobs, train_epoch
+from .rnnlm import CELLS, RNNLM, init_uniform, stream_logprobs, train_epoch
+from .seeds import spawn_seeds
 from .synthetic import AgreementSource
 
 
@@ -67,9 +69,19 @@ class LMConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
+        for name in ("embed_size", "hidden_size", "num_layers", "n_streams", "steps"):
+            check_count(name, getattr(self, name))
+        check_in_range("dropout", self.dropout, 0.0, 1.0)
+        check_choice("cell", self.cell, CELLS)
+        check_choice("softmax", self.softmax, ("full", "class"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("loss", self.loss, ("token", "window"))
+        check_choice("dtype", self.dtype, ("float32", "float64"))
         check_positive("lr", self.lr)
+        if self.clip is not None:
+            check_positive("clip", self.clip)
+        if self.max_windows is not None:
+            check_count("max_windows", self.max_windows)
         check_in_range("lr_decay", self.lr_decay, 0.0, 1.0, closed="right")
         check_count("decay_after", self.decay_after, minimum=0)
         check_count("epochs", self.epochs)
@@ -195,17 +207,30 @@ class AgreementConfig:
     test_tokens: int = 20_000
     orders: tuple[int, ...] = (2, 3, 5, 7)
 
+    def __post_init__(self):
+        check_count("train_tokens", self.train_tokens)
+        check_count("test_tokens", self.test_tokens)
+        if not self.orders:
+            raise ValueError("orders must name at least one n-gram order, got ()")
+        for n in self.orders:
+            check_count("order", n)
 
-def agreement_experiment(config: AgreementConfig, seed: int) -> AgreementResult:
-    """Kneser-Ney n-grams of several orders and a recurrent LM on the agreement language, against its floor."""
+
+def agreement_experiment(config: AgreementConfig, seed) -> AgreementResult:
+    """Kneser-Ney n-grams of several orders and a recurrent LM on the agreement language, against its floor.
+
+    ``seed`` (an int or a generator) feeds three independent streams: the
+    training sample, the test sample and the recurrent LM.
+    """
     start = time.process_time()
     source = config.source
     words = source.words
-    train, test = source.sample(config.train_tokens, seed=seed), source.sample(config.test_tokens, seed=seed + 1000)
+    train_seed, test_seed, model_seed = spawn_seeds(seed, 3)
+    train, test = source.sample(config.train_tokens, seed=train_seed), source.sample(config.test_tokens, seed=test_seed)
     train_words, test_words = [words[i] for i in train], [words[i] for i in test]
     vocab = Vocabulary(words, unk=None)
     ngram = {n: NGramLM(n).fit(train_words, vocab).perplexity(test_words) for n in config.orders}
-    model, _ = train_lm(train, len(words), config.lm, seed)
+    model, _ = train_lm(train, len(words), config.lm, model_seed)
     scored = stream_logprobs(model, test, n_streams=16, steps=200)
     truth = source.logprobs(test)
     return AgreementResult(perplexity_of(truth), ngram, perplexity_of(scored),
@@ -315,23 +340,30 @@ class WordCharConfig:
     char: LMConfig = LMConfig(embed_size=32, hidden_size=64, n_streams=32, steps=50)
     min_count: int = 2
 
+    def __post_init__(self):
+        check_count("min_count", self.min_count)
 
-def word_vs_char(config: WordCharConfig, seed: int) -> WordCharResult:
+
+def word_vs_char(config: WordCharConfig, seed) -> WordCharResult:
     """The Python documentation text modelled word by word and character by character, in bits per character.
 
     The text is the token sequence joined by single spaces, so a word
     sequence determines the characters exactly. A word model cannot spell
     the words it maps to ``<unk>``; it pays for each with a character unigram
     model (letters and an end mark) fitted on the training text, which makes
-    the comparison fair. The last 10% of the tokens are the test text.
+    the comparison fair. The last 10% of the tokens are the test text, which
+    is that of the running Python's ``pydoc_data`` (it changes between
+    CPython versions). ``seed`` (an int or a generator) gives the two models
+    independent streams.
     """
+    word_seed, char_seed = spawn_seeds(seed, 2)
     tokens = tokenize(load_python_docs())
     cut = int(0.9 * len(tokens))
     train, test = tokens[:cut], tokens[cut:]
     start = time.process_time()
     vocab = Vocabulary.build(train, min_count=config.min_count)
     train_ids, test_ids = vocab.encode(train), vocab.encode(test)
-    model, _ = train_lm(train_ids, len(vocab), config.word, seed)
+    model, _ = train_lm(train_ids, len(vocab), config.word, word_seed)
     word_lp = stream_logprobs(model, np.concatenate([train_ids[-1:], test_ids]), n_streams=8, steps=100)
     scored = test[: word_lp.size]
     chars = sum(len(w) + 1 for w in scored)  # each word and the space after it
@@ -343,7 +375,7 @@ def word_vs_char(config: WordCharConfig, seed: int) -> WordCharResult:
     start = time.process_time()
     text_train, text_test = " ".join(train), " ".join(test)
     char_vocab = Vocabulary.build(text_train)
-    char_model, _ = train_lm(char_vocab.encode(text_train), len(char_vocab), config.char, seed)
+    char_model, _ = train_lm(char_vocab.encode(text_train), len(char_vocab), config.char, char_seed)
     char_lp = stream_logprobs(char_model, char_vocab.encode(text_test), n_streams=16, steps=200)
     return WordCharResult((word_bits + spelling) / chars, word_bits / chars, -float(np.mean(char_lp)) / math.log(2),
                           len(vocab), len(char_vocab), float(np.mean(test_ids == vocab.index[vocab.unk])),
@@ -387,20 +419,33 @@ class ReviewConfig:
     epochs: int = 2
     dtype: str = "float32"
 
+    def __post_init__(self):
+        check_count("folds", self.folds, minimum=2)
+        check_count("rnn_folds", self.rnn_folds, minimum=0)
+        if self.rnn_folds > self.folds:
+            raise ValueError(f"rnn_folds must be at most folds={self.folds}, got {self.rnn_folds}")
+        for name in ("embed_size", "hidden_size", "epochs"):
+            check_count(name, getattr(self, name))
+        check_choice("dtype", self.dtype, ("float32", "float64"))
 
-def movie_review_cv(config: ReviewConfig, seed: int) -> ReviewResult:
+
+def movie_review_cv(config: ReviewConfig, seed) -> ReviewResult:
     """Cross-validated accuracy of binarised MNB (unigrams, uni+bigrams) and a GRU classifier, per fold.
 
-    ``seed`` draws the folds and initialises the GRU; its vocabulary is the
-    training folds' words seen at least twice.
+    ``seed`` (an int or a generator) feeds independent streams: one shuffles
+    the folds (:func:`deepref.data.kfold_indices`), and each GRU fold gets
+    one for its initialisation and one for its batch order. Fold ``k`` of
+    every model is the same test set, so ``rnn[k]`` and ``nb_*[k]`` compare
+    on the same sentences. The GRU's vocabulary is the training folds' words
+    seen at least twice.
     """
     texts, labels = load_movie_reviews()
     tokens = [tokenize(t) for t in texts]
-    splits = kfold_indices(len(tokens), config.folds, seed=seed)
+    fold_seed, *gru_seeds = spawn_seeds(seed, 1 + 2 * config.rnn_folds)
+    splits = kfold_indices(len(tokens), config.folds, shuffle=True, seed=fold_seed)
     result = ReviewResult()
     features = {n: [ngram_features(t, n) for t in tokens] for n in (1, 2)}
-    for k, test in enumerate(splits):
-        train = np.setdiff1d(np.arange(len(tokens)), test)
+    for k, (train, test) in enumerate(splits):
         for n, record in ((1, result.nb_unigram), (2, result.nb_bigram)):
             nb = MultinomialNB().fit([features[n][i] for i in train], labels[train])
             record.append(float(np.mean(nb.predict([features[n][i] for i in test]) == labels[test])))
@@ -408,9 +453,10 @@ def movie_review_cv(config: ReviewConfig, seed: int) -> ReviewResult:
             start = time.process_time()
             vocab = Vocabulary.build([w for i in train for w in tokens[i]], min_count=2)
             seqs = [vocab.encode(t) for t in tokens]
-            model = SequenceClassifier(len(vocab), config.embed_size, config.hidden_size, seed=seed + k,
+            model = SequenceClassifier(len(vocab), config.embed_size, config.hidden_size, seed=gru_seeds[2 * k],
                                        dtype=config.dtype)
-            fit_classifier(model, [seqs[i] for i in train], labels[train], epochs=config.epochs, seed=seed + k)
+            fit_classifier(model, [seqs[i] for i in train], labels[train], epochs=config.epochs,
+                           seed=gru_seeds[2 * k + 1])
             result.rnn.append(float(np.mean(predict_classes(model, [seqs[i] for i in test]) == labels[test])))
             result.rnn_seconds += time.process_time() - start
     return result

@@ -29,10 +29,11 @@ from ..nn.init import as_generator, uniform
 from ..nn.linear import Linear, linear_backward, linear_forward
 from ..nn.losses import log_softmax, one_hot
 from ..nn.module import Module, Parameter
+from ..nn.utils import restoring
 from ..optim import clip_grad_norm
 from ..validation import check_choice, check_count, check_finite_loss, check_in_range, check_ndim, check_positive
 from .corpus import bptt_chunks
-from .embedding import Embedding, check_ids
+from .embedding import Embedding
 from .softmax import ClassSoftmax, sequence_loss_backward, sequence_loss_forward
 
 CELLS = {"rnn": rnn.RNN, "lstm": rnn.LSTM, "gru": rnn.GRU}
@@ -112,11 +113,17 @@ class RNNLM(Module):
         self.final_state = final
         return x
 
-    def hidden_backward(self, dh) -> None:
-        """Backpropagate ``(N, T, H)`` through the layers and the embedding (the initial state gets no gradient)."""
+    def hidden_backward(self, dh):
+        """Backpropagate ``(N, T, H)`` through the layers and the embedding (the initial state gets no gradient).
+
+        Returns the ``(N, T, D)`` gradient with respect to the embedded words
+        ``x_t = E[w_t]`` (the ids themselves have none).
+        """
         for k in reversed(range(len(self.layers))):
             dh = self.layers[k].backward(self.drops[k + 1].backward(dh))
-        self.embedding.backward(self.drops[0].backward(dh))
+        dx = self.drops[0].backward(dh)
+        self.embedding.backward(dx)
+        return dx
 
     def _decoder(self):
         if self.tie_weights:
@@ -135,7 +142,11 @@ class RNNLM(Module):
         return xp.reshape(logits, (n, t, self.vocab_size))
 
     def backward(self, dlogits):
-        """Backpropagate ``(N, T, V)`` logit gradients into every parameter; returns ``None``."""
+        """Backpropagate ``(N, T, V)`` logit gradients into every parameter.
+
+        Returns the ``(N, T, D)`` gradient with respect to the embedded words
+        (the ids get none), as every module returns its input's gradient.
+        """
         xp = get_namespace(dlogits)
         n, t, v = dlogits.shape
         dh, dw, db = linear_backward(xp.reshape(dlogits, (n * t, v)), self.saved_cache())
@@ -145,12 +156,15 @@ class RNNLM(Module):
         else:
             self.decoder.weight.accumulate(dw)
             self.decoder.bias.accumulate(db)
-        self.hidden_backward(xp.reshape(dh, (n, t, dh.shape[1])))
+        return self.hidden_backward(xp.reshape(dh, (n, t, dh.shape[1])))
 
     # -- loss, for either softmax -------------------------------------------
     def loss_forward(self, ids, targets, state=None):
-        """Mean negative log-likelihood (nats per token) of ``targets`` after ``ids``, both ``(N, T)``."""
-        check_ids("targets", targets, self.vocab_size)
+        """Mean negative log-likelihood (nats per token) of ``targets`` after ``ids``, both ``(N, T)``.
+
+        The ids are not range-checked on the device: :func:`to_backend_ids`
+        checks them on the host where they enter.
+        """
         if self.softmax_kind == "full":
             loss, self._loss_cache = sequence_loss_forward(self.forward(ids, state), targets)
             return loss
@@ -159,14 +173,16 @@ class RNNLM(Module):
         n, t, width = h.shape
         return self.output.forward(xp.reshape(h, (n * t, width)), xp.reshape(targets, (n * t,)))
 
-    def loss_backward(self, dloss=1.0) -> None:
-        """Backpropagate the loss of the last :meth:`loss_forward` into every parameter."""
+    def loss_backward(self, dloss=1.0):
+        """Backpropagate the loss of the last :meth:`loss_forward` into every parameter.
+
+        Returns the ``(N, T, D)`` gradient with respect to the embedded words.
+        """
         if self.softmax_kind == "full":
-            self.backward(sequence_loss_backward(dloss, self._loss_cache))
-            return
+            return self.backward(sequence_loss_backward(dloss, self._loss_cache))
         dh = self.output.backward(dloss)
         n, t = self.embedding.saved_cache().shape
-        self.hidden_backward(get_namespace(dh).reshape(dh, (n, t, dh.shape[1])))
+        return self.hidden_backward(get_namespace(dh).reshape(dh, (n, t, dh.shape[1])))
 
     def token_logprobs(self, ids, targets, state=None):
         """``(N, T)`` log-probability of each target (natural log)."""
@@ -205,10 +221,25 @@ def init_uniform(model: Module, scale: float, seed=None) -> None:
         p.data = uniform(p.shape, scale, rng, dtype=p.data.dtype)
 
 
-def _on_backend(host_ids, model: RNNLM):
-    """Host ids as an int64 array on the backend of the model's parameters."""
+def _host_to_model(host_array, model: RNNLM):
+    """A host integer array as an int64 array on the backend of the model's parameters."""
     xp = get_namespace(model.embedding.weight.data)
-    return xp.asarray(np.ascontiguousarray(host_ids), dtype=xp.int64)
+    return xp.asarray(np.ascontiguousarray(host_array), dtype=xp.int64)
+
+
+def to_backend_ids(host_ids, model: RNNLM, name: str = "ids"):
+    """Host word ids, checked to lie in ``[0, V)`` on the host, as int64 on the model's backend.
+
+    This is where ids enter the model: the check costs no read-back from a
+    device, so the layers after it need not repeat it.
+    """
+    host_ids = np.asarray(host_ids)
+    if not np.issubdtype(host_ids.dtype, np.integer):
+        raise TypeError(f"{name} must be integer word ids, got dtype {host_ids.dtype}")
+    if host_ids.size and (host_ids.min() < 0 or host_ids.max() >= model.vocab_size):
+        raise ValueError(f"{name} must lie in [0, {model.vocab_size}) (the vocabulary), got values in "
+                         f"[{host_ids.min()}, {host_ids.max()}]")
+    return _host_to_model(host_ids, model)
 
 
 def train_epoch(
@@ -236,7 +267,7 @@ def train_epoch(
         if max_windows is not None and k >= max_windows:
             break
         optimizer.zero_grad()
-        inputs, targets = _on_backend(x, model), _on_backend(y, model)
+        inputs, targets = to_backend_ids(x, model), to_backend_ids(y, model, "targets")
         loss = float(model.loss_forward(inputs, targets, state))
         check_finite_loss(loss, f"window {k} of truncated BPTT")
         model.loss_backward(x.shape[1] if sum_steps else 1.0)
@@ -255,7 +286,8 @@ def stream_logprobs(model: RNNLM, ids, n_streams: int = 16, steps: int = 64) -> 
     The tokens are cut into ``n_streams`` contiguous pieces that are read in
     parallel, each from a zero state, the state carried across windows.
     Returns a host ``(n_streams * L,)`` array in stream order (fewer than
-    ``n_streams`` tokens at the end are not scored).
+    ``n_streams`` tokens at the end are not scored). The model scores in
+    evaluation mode (no dropout) and is left in the mode it was in.
     """
     ids = np.asarray(ids, dtype=np.int64).ravel()
     check_count("n_streams", n_streams)
@@ -264,15 +296,15 @@ def stream_logprobs(model: RNNLM, ids, n_streams: int = 16, steps: int = 64) -> 
         raise ValueError(f"{ids.size} tokens are too few for {n_streams} streams")
     inputs = ids[: n_streams * length].reshape(n_streams, length)
     targets = ids[1 : n_streams * length + 1].reshape(n_streams, length)
-    model.eval()
     state, pieces = None, []
-    for start in range(0, length, check_count("steps", steps)):
-        window = slice(start, start + steps)
-        lp = model.token_logprobs(_on_backend(inputs[:, window], model), _on_backend(targets[:, window], model),
-                                  state)
-        state = model.final_state
-        pieces.append(to_numpy(lp))
-    model.train()
+    with restoring(model):
+        model.eval()
+        for start in range(0, length, check_count("steps", steps)):
+            window = slice(start, start + steps)
+            lp = model.token_logprobs(to_backend_ids(inputs[:, window], model),
+                                      to_backend_ids(targets[:, window], model, "targets"), state)
+            state = model.final_state
+            pieces.append(to_numpy(lp))
     return np.concatenate(pieces, axis=1).ravel()
 
 
@@ -314,34 +346,37 @@ def filter_distribution(log_probs, temperature: float = 1.0, top_k: int | None =
 
 def _step(model: RNNLM, tokens, state):
     """Log-probabilities ``(N, V)`` (host) after feeding one token per row; returns them and the new state."""
-    lp = model.log_probs(_on_backend(np.asarray(tokens, dtype=np.int64)[:, None], model), state)
+    lp = model.log_probs(to_backend_ids(np.asarray(tokens, dtype=np.int64)[:, None], model), state)
     return to_numpy(lp[:, -1, :]), model.final_state
 
 
 def _prime(model: RNNLM, prompt) -> tuple[np.ndarray, list]:
     """Feed ``prompt`` (ids, at least one) and return the next-word log-probabilities and the state."""
-    prompt = np.asarray(prompt, dtype=np.int64).ravel()
+    prompt = np.asarray(prompt).ravel()
     if prompt.size == 0:
         raise ValueError("the prompt must hold at least one token id (for example <eos>)")
-    check_ids("prompt", prompt, model.vocab_size)
-    model.eval()
-    lp = model.log_probs(_on_backend(prompt[None, :], model))
+    lp = model.log_probs(to_backend_ids(prompt[None, :], model, "prompt"))
     return to_numpy(lp[0, -1, :]), model.final_state
 
 
 def sample(model: RNNLM, prompt, length: int, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, seed=None) -> np.ndarray:
-    """Draw ``length`` tokens after ``prompt`` (host int64 ids), one at a time from :func:`filter_distribution`."""
+    """Draw ``length`` tokens after ``prompt`` (host int64 ids), one at a time from :func:`filter_distribution`.
+
+    The model runs in evaluation mode and is left in the mode it was in;
+    ``seed`` is an int or a ``numpy.random.Generator``.
+    """
     rng = np.random.default_rng(seed)
-    log_probs, state = _prime(model, prompt)
     out = []
-    for _ in range(check_count("length", length)):
-        probs = filter_distribution(log_probs, temperature, top_k, top_p)
-        token = int(rng.choice(probs.size, p=probs))
-        out.append(token)
-        log_probs, state = _step(model, [token], state)
-        log_probs = log_probs[0]
-    model.train()
+    with restoring(model):
+        model.eval()
+        log_probs, state = _prime(model, prompt)
+        for _ in range(check_count("length", length)):
+            probs = filter_distribution(log_probs, temperature, top_k, top_p)
+            token = int(rng.choice(probs.size, p=probs))
+            out.append(token)
+            log_probs, state = _step(model, [token], state)
+            log_probs = log_probs[0]
     return np.asarray(out, dtype=np.int64)
 
 
@@ -363,7 +398,10 @@ def beam_search(model: RNNLM, prompt, length: int, beam_width: int = 4) -> tuple
 
     Keeps the ``beam_width`` best partial continuations; each step extends
     every one by every word and keeps the best ``beam_width`` of the
-    ``beam_width * V`` candidates.
+    ``beam_width * V`` candidates. Beam search is a heuristic: it keeps more
+    candidates than greedy decoding, but a continuation it drops early can
+    be the best one, so it need not score as high as greedy decoding does.
+    The model runs in evaluation mode and is left in the mode it was in.
 
     Returns
     -------
@@ -372,17 +410,19 @@ def beam_search(model: RNNLM, prompt, length: int, beam_width: int = 4) -> tuple
         Its total natural log-probability.
     """
     check_count("beam_width", beam_width)
-    log_probs, state = _prime(model, prompt)
-    beams, scores = np.zeros((1, 0), dtype=np.int64), np.zeros(1)
-    log_probs = log_probs[None, :]
-    for step in range(check_count("length", length)):
-        candidates = (scores[:, None] + log_probs).ravel()
-        best = np.argsort(-candidates, kind="stable")[:beam_width]
-        rows, words = best // model.vocab_size, best % model.vocab_size
-        beams = np.concatenate([beams[rows], words[:, None]], axis=1)
-        scores = candidates[best]
-        if step + 1 < length:
-            state = _select_state(state, _on_backend(rows, model))
-            log_probs, state = _step(model, words, state)
-    model.train()
+    check_count("length", length)
+    with restoring(model):
+        model.eval()
+        log_probs, state = _prime(model, prompt)
+        beams, scores = np.zeros((1, 0), dtype=np.int64), np.zeros(1)
+        log_probs = log_probs[None, :]
+        for step in range(length):
+            candidates = (scores[:, None] + log_probs).ravel()
+            best = np.argsort(-candidates, kind="stable")[:beam_width]
+            rows, words = best // model.vocab_size, best % model.vocab_size
+            beams = np.concatenate([beams[rows], words[:, None]], axis=1)
+            scores = candidates[best]
+            if step + 1 < length:
+                state = _select_state(state, _host_to_model(rows, model))
+                log_probs, state = _step(model, words, state)
     return beams[0], float(scores[0])

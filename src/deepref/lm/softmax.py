@@ -22,6 +22,10 @@ Gradients of the loss ``L = -log P(c | h) - log P(w | c, h)``, per token:
 ``c`` only, ``dL/dz_word = softmax(z_word) - onehot(w)``; then
 ``dh = dz_class U^T + dz_word W_c^T``, ``dU = h^T dz_class``, and the block
 ``W_c`` receives ``h^T dz_word`` from the tokens of its class.
+
+Target ids are not range-checked here (that would read the device back every
+call): ids are checked once, on the host, where they enter the model (see
+:func:`deepref.lm.rnnlm.to_backend_ids`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,11 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import get_namespace
+from ..backend import get_namespace, to_numpy
 from ..nn.init import as_generator, uniform
 from ..nn.losses import log_softmax, one_hot, softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..nn.module import Module, Parameter
 from ..validation import check_count, check_ndim, check_shape
-from .embedding import check_ids
 
 
 class SequenceLossCache(NamedTuple):
@@ -73,6 +76,8 @@ class ClassSoftmaxCache(NamedTuple):
     class_target: object  # (M, C) one-hot
     word_probs: list  # per segment (m_c, S_c)
     word_target: list  # per segment (m_c, S_c) one-hot
+    u: object  # (H, C) class weights of the forward pass
+    w: object  # (H, V) word weights of the forward pass
 
 
 def class_layout(vocab_size: int, n_classes: int) -> tuple[int, int]:
@@ -89,7 +94,8 @@ def class_softmax_forward(h, targets, u, a, w, b):
     h : (M, H) array
         Hidden states, one row per token.
     targets : (M,) integer array
-        Word ids in ``[0, V)``; word ``v`` belongs to class ``v // S``.
+        Word ids in ``[0, V)`` (not checked here, see the module docstring); word
+        ``v`` belongs to class ``v // S``.
     u : (H, C) array, a : (C,) array
         Class weights and biases.
     w : (H, V) array, b : (V,) array
@@ -105,8 +111,9 @@ def class_softmax_forward(h, targets, u, a, w, b):
     check_shape("u", u, (h.shape[1], None))
     check_shape("w", w, (h.shape[1], None))
     check_shape("targets", targets, (h.shape[0],))
-    check_ids("targets", targets, w.shape[1])
     xp = get_namespace(h, u, w)
+    if not xp.isdtype(targets.dtype, "integral"):
+        raise TypeError(f"targets must be an integer array of word ids, got dtype {targets.dtype}")
     n_classes, size = u.shape[1], math.ceil(w.shape[1] / u.shape[1])
     classes = targets // size
     class_logp = log_softmax(h @ u + a, axis=1)
@@ -116,10 +123,10 @@ def class_softmax_forward(h, targets, u, a, w, b):
     h_sorted, sorted_classes = xp.take(h, order, axis=0), xp.take(classes, order)
     sorted_targets = xp.take(targets, order)
     boundaries = xp.arange(n_classes + 1, dtype=classes.dtype)
-    starts = xp.searchsorted(sorted_classes, boundaries)
+    starts = to_numpy(xp.searchsorted(sorted_classes, boundaries)).tolist()  # one read of the host
     segments, word_probs, word_target = [], [], []
     for c in range(n_classes):
-        start, stop = int(starts[c]), int(starts[c + 1])
+        start, stop = starts[c], starts[c + 1]
         if start == stop:
             continue
         cols = slice(c * size, min((c + 1) * size, w.shape[1]))
@@ -133,13 +140,30 @@ def class_softmax_forward(h, targets, u, a, w, b):
     nll = word_nll - xp.sum(class_logp * class_target, axis=1)
     cache = ClassSoftmaxCache(
         h_sorted, order, segments, nll, xp.exp(class_logp), class_target,
-        word_probs, word_target,
+        word_probs, word_target, u, w,
     )
     return xp.mean(nll), cache
 
 
-def class_softmax_backward(dloss, cache: ClassSoftmaxCache, u, w):
-    """Gradients of :func:`class_softmax_forward`: ``(dh, du, da, dw, db)`` shaped like ``h, u, a, w, b``."""
+def class_softmax_backward(dloss, cache: ClassSoftmaxCache):
+    """Gradients of :func:`class_softmax_forward`.
+
+    Parameters
+    ----------
+    dloss : float or 0-D array
+        Gradient of the objective with respect to the mean loss.
+    cache : ClassSoftmaxCache
+        From the forward pass.
+
+    Returns
+    -------
+    dh : (M, H) array
+    du : (H, C) array
+    da : (C,) array
+    dw : (H, V) array
+    db : (V,) array
+    """
+    u, w = cache.u, cache.w
     xp = get_namespace(cache.h_sorted, u)
     m = cache.h_sorted.shape[0]
     dz_class = dloss * (cache.class_probs - cache.class_target) / m
@@ -197,7 +221,7 @@ class ClassSoftmax(Module):
         return loss
 
     def backward(self, dloss=1.0):
-        dh, du, da, dw, db = class_softmax_backward(dloss, self.saved_cache(), self.u.data, self.w.data)
+        dh, du, da, dw, db = class_softmax_backward(dloss, self.saved_cache())
         for param, grad in zip((self.u, self.a, self.w, self.b), (du, da, dw, db)):
             param.accumulate(grad)
         return dh

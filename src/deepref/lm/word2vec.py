@@ -30,6 +30,7 @@ from ..nn.module import Parameter
 from ..optim import Adam
 from ..validation import check_count, check_finite_loss, check_positive
 from .embedding import check_ids
+from .seeds import spawn_seeds
 
 
 class SkipGramCache(NamedTuple):
@@ -111,7 +112,9 @@ def train_skipgram(ids, vocab_size: int, dim: int = 50, window: int = 2, negativ
 
     (word2vec itself steps by plain SGD after every pair; summed over a large
     batch, the updates of a frequent word add up and plain SGD diverges, which
-    Adam's per-coordinate scaling avoids.)
+    Adam's per-coordinate scaling avoids.) Frequent words are not subsampled.
+    ``seed`` (an int or a generator) feeds two independent streams: the
+    initial vectors, and the batch order with the negative samples.
 
     Returns
     -------
@@ -120,8 +123,9 @@ def train_skipgram(ids, vocab_size: int, dim: int = 50, window: int = 2, negativ
     losses : list of float
         Mean loss of each batch.
     """
-    host = np.random.default_rng(seed)
-    w_in = Parameter(uniform((vocab_size, dim), 0.5 / dim, as_generator(seed), dtype))
+    init_seed, draw_seed = spawn_seeds(seed, 2)
+    host = np.random.default_rng(draw_seed)
+    w_in = Parameter(uniform((vocab_size, dim), 0.5 / dim, as_generator(init_seed), dtype))
     xp = get_namespace(w_in.data)
     w_out = Parameter(xp.zeros((vocab_size, dim), dtype=w_in.data.dtype))
     optimizer = Adam([w_in, w_out], lr=lr)
@@ -145,10 +149,24 @@ def train_skipgram(ids, vocab_size: int, dim: int = 50, window: int = 2, negativ
     return w_in.data, losses
 
 
-def nearest_neighbours(vectors, word_id: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` words with the highest cosine similarity to ``word_id`` (itself excluded): ids and similarities."""
+def centred_unit_vectors(vectors) -> np.ndarray:
+    """``(V, D)`` host float64 rows with the mean row subtracted, scaled to unit length.
+
+    Trained embeddings share a common direction (every row moves with the
+    word frequencies), which makes the cosine of two random words clearly
+    positive; after centring, unrelated words sit near zero.
+    """
     v = to_numpy(vectors).astype(np.float64)
-    unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    v = v - v.mean(axis=0)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def nearest_neighbours(vectors, word_id: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` words with the highest cosine similarity to ``word_id`` (itself excluded): ids and similarities.
+
+    Cosines are taken between mean-centred vectors (:func:`centred_unit_vectors`).
+    """
+    unit = centred_unit_vectors(vectors)
     sims = unit @ unit[word_id]
     sims[word_id] = -np.inf
     best = np.argsort(-sims, kind="stable")[: check_count("k", k)]
