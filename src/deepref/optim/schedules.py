@@ -272,7 +272,9 @@ class LRScheduleCallback:
         self.schedule, self.monitor = schedule, monitor
 
     def on_train_begin(self, state) -> None:
-        """Nothing to prepare."""
+        """Check, before training, that a :class:`ReduceLROnPlateau`'s ``monitor`` will be recorded."""
+        if isinstance(self.schedule, ReduceLROnPlateau) and hasattr(state, "check_key"):
+            state.check_key(self.monitor, "LRScheduleCallback(ReduceLROnPlateau)")
 
     def on_epoch_end(self, state) -> None:
         """Step the schedule; ``state`` is fit's :class:`~deepref.train.TrainState`."""
