@@ -22,7 +22,7 @@ import pytest
 
 from deepref import backend, kernels, nn, optim
 from deepref.backend import asarray, to_numpy
-from deepref.kernels import cupy_optim
+from deepref.kernels import cupy_multi_tensor, cupy_optim
 
 GRID = {
     "SGD": dict(lr=[0.01], momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True], weight_decay=[0.0, 0.01]),
@@ -135,7 +135,8 @@ def test_kernels_compiled_on_the_host_step_like_the_numpy_update_functions(case,
         getattr(host_kernels[arrays[0].dtype], name)(*map(_c_argument, args))
         launched.append(name)
 
-    cupy_kernels = {op: kernel for (op, backend_name), kernel in kernels.registered().items() if backend_name == "cupy"}
+    # the per-parameter group steps (the registered ones step a group in one launch: tests/test_cupy_kernels.py)
+    cupy_kernels = {f"{name}_step": getattr(cupy_optim, f"{name}_step") for name in cupy_optim.ARGUMENTS}
     monkeypatch.setattr(cupy_optim, "applies", lambda arrays: True)
     monkeypatch.setattr(cupy_optim, "launch", host_launch)
     monkeypatch.setattr(kernels, "lookup", lambda op, xp: cupy_kernels[op])
@@ -207,6 +208,8 @@ def fused_launches(monkeypatch):
         launch(name, args)
 
     monkeypatch.setattr(cupy_optim, "launch", counting_launch)
+    # one launch per parameter, as counted here (not one per group: tests/test_cupy_kernels.py)
+    monkeypatch.setattr(cupy_multi_tensor, "group_applies", lambda array_lists: False)
     return launched
 
 

@@ -77,7 +77,7 @@ from types import ModuleType
 
 KERNEL_MODULES: dict[str, tuple[str, ...]] = {
     "numpy": ("numpy_optim", "numpy_recurrent"),
-    "cupy": ("cupy_optim",),
+    "cupy": ("cupy_optim", "cupy_recurrent", "cupy_multi_tensor"),
 }
 """The kernel modules of each backend (names relative to this package), imported on first use."""
 

@@ -6,11 +6,13 @@ launch and one trip through device memory each: about a dozen for Adam. Each
 kernel here does the whole step for one element in registers, so every array
 is read once and the ones that change written once.
 
-Registered for ``sgd_step``, ``adagrad_step``, ``rmsprop_step`` and
-``adam_step`` on CuPy (every option of SGD, Adagrad, RMSprop, Adam and
-AdamW): parameters whose arrays are float32 or float64 CuPy arrays, all
-C-contiguous (:func:`applies`), run fused; the others run the specification's
-update function.
+The group steps here (``sgd_step``, ``adagrad_step``, ``rmsprop_step``,
+``adam_step``: every option of SGD, Adagrad, RMSprop, Adam and AdamW) run
+parameters whose arrays are float32 or float64 CuPy arrays, all C-contiguous
+(:func:`applies`), fused, and the others through the specification's update
+function. The kernels registered for those ops on CuPy are
+:mod:`deepref.kernels.cupy_multi_tensor`'s, which step a whole group in one
+launch of this same source and hand any other group to the functions here.
 
 Each kernel body applies its update function's operations in the same order;
 the scalars are rounded to the arrays' dtype on the host (as NumPy and CuPy
@@ -33,7 +35,6 @@ import array_api_compat
 import numpy as np
 
 from ..optim import optimizers
-from . import register
 
 SOURCE = r"""
 extern "C" __global__ void sgd(T* w, const T* g, T* buf, const T lr, const T weight_decay,
@@ -226,14 +227,12 @@ def fused_or_update(name: str, update, arrays: dict, options: dict) -> None:
         update(*arrays.values(), **options)
 
 
-@register("sgd_step", "cupy")
 def sgd_step(params, grads, momentum_buffers, firsts, **options) -> None:
     """:func:`deepref.optim.optimizers.sgd_step`, one fused launch per parameter."""
     for w, g, buf, first in zip(params, grads, momentum_buffers, firsts):
         fused_or_update("sgd", optimizers.sgd_update, dict(w=w, g=g, buf=buf), dict(options, first=first))
 
 
-@register("adagrad_step", "cupy")
 def adagrad_step(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps) -> None:
     """:func:`deepref.optim.optimizers.adagrad_step`, one fused launch per parameter."""
     for w, g, total, step in zip(params, grads, sums, steps):
@@ -241,7 +240,6 @@ def adagrad_step(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps)
         fused_or_update("adagrad", optimizers.adagrad_update, dict(w=w, g=g, total=total), options)
 
 
-@register("rmsprop_step", "cupy")
 def rmsprop_step(params, grads, square_avgs, grad_avgs, momentum_buffers, **options) -> None:
     """:func:`deepref.optim.optimizers.rmsprop_step`, one fused launch per parameter."""
     for w, g, square_avg, grad_avg, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
@@ -249,7 +247,6 @@ def rmsprop_step(params, grads, square_avgs, grad_avgs, momentum_buffers, **opti
         fused_or_update("rmsprop", optimizers.rmsprop_update, arrays, options)
 
 
-@register("adam_step", "cupy")
 def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, **options) -> None:
     """:func:`deepref.optim.optimizers.adam_step`, one fused launch per parameter."""
     for w, g, m, v, v_max, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
