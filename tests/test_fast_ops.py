@@ -86,7 +86,7 @@ def test_take_labels_gathers_each_rows_label():
 
 
 # (64, 256) and (64, 512) are folded into rows of NumPy's 8192-element ufunc buffer
-# (nn.normalization._row_op), (8, 5) is not; "F" passes a Fortran-ordered input
+# (kernels.numpy_normalization.row_op), (8, 5) is not; "F" passes a Fortran-ordered input
 SHAPES = [((8, 5), "C"), ((64, 256), "C"), ((64, 256), "F"), ((64, 512), "C")]
 
 
@@ -103,8 +103,8 @@ def test_batchnorm_closed_form_backward_matches_the_general_formula(dtype, shape
     x_host, dout_host = rng.normal(size=shape) * 3.0 + 1.0, rng.normal(size=shape)
     gamma_host, beta_host = rng.normal(size=shape[1]), rng.normal(size=shape[1])
     x = _laid_out(x_host, dtype, order)
-    out, cache, _ = nn.normalization.batchnorm_forward(x, asarray(gamma_host, dtype=dtype),
-                                                       asarray(beta_host, dtype=dtype))
+    out, cache = nn.normalization.batchnorm_forward(x, asarray(gamma_host, dtype=dtype),
+                                                    asarray(beta_host, dtype=dtype))
     dx, dgamma, dbeta = nn.normalization.batchnorm_backward(asarray(dout_host, dtype=dtype), cache)
     assert out.dtype == dx.dtype == dgamma.dtype == x.dtype
     mean, var = x_host.mean(axis=0), x_host.var(axis=0)

@@ -76,7 +76,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 KERNEL_MODULES: dict[str, tuple[str, ...]] = {
-    "numpy": ("numpy_optim", "numpy_recurrent"),
+    "numpy": ("numpy_optim", "numpy_recurrent", "numpy_normalization", "numpy_conv", "numpy_losses"),
     "cupy": ("cupy_optim", "cupy_recurrent", "cupy_multi_tensor"),
 }
 """The kernel modules of each backend (names relative to this package), imported on first use."""

@@ -33,10 +33,11 @@ is the output in the memory order ``(C_out, H_out, W_out, N)``; it is
 returned as a transposed ``(N, C_out, H_out, W_out)`` view, and the next
 convolution or pooling reads that order again without a copy.
 
-The portable path gathers with ``take`` on the flattened image and scatters
-with :func:`deepref.backend.scatter_add`, so it runs on any array-API
-backend. On NumPy a faster path builds the same ``cols`` from a strided view
-and adds the columns back one kernel offset at a time.
+:func:`im2col` gathers with ``take`` on the flattened image and
+:func:`col2im` scatters with :func:`deepref.backend.scatter_add`, so they run
+on any array-API backend. On NumPy registered kernels
+(:mod:`deepref.kernels.numpy_conv`) build the same ``cols`` from a strided
+view and add the columns back one kernel offset at a time.
 
 >>> import numpy as np
 >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -50,9 +51,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import array_api_compat
 import numpy as np
 
+from .. import kernels
 from ..backend import get_namespace, scatter_add
 from ..validation import check_choice, check_count, check_ndim, check_shape
 from .init import INITIALIZERS, as_generator
@@ -167,9 +168,10 @@ def im2col(x, geometry: Windows, fill: float = 0.0):
     -------
     cols : (C kH kW, H_out W_out N) array
     """
-    if array_api_compat.is_numpy_array(x):
-        return _im2col_numpy(x, geometry, fill)
     xp = get_namespace(x)
+    kernel = kernels.lookup("im2col", xp)
+    if kernel is not None:
+        return kernel(x, geometry, fill)
     n, c = x.shape[:2]
     padded = xp.permute_dims(pad2d(x, geometry.padding, fill), (1, 2, 3, 0))
     pixels = xp.reshape(padded, (-1, n))
@@ -193,9 +195,10 @@ def col2im(cols, geometry: Windows, channels: int):
     (N, C, H, W) array
         Padding positions are dropped.
     """
-    if array_api_compat.is_numpy_array(cols):
-        return _col2im_numpy(cols, geometry, channels)
     xp = get_namespace(cols)
+    kernel = kernels.lookup("col2im", xp)
+    if kernel is not None:
+        return kernel(cols, geometry, channels)
     (hp, wp), (ph, pw), (h, w) = geometry.padded_hw, geometry.padding, geometry.in_hw
     n = cols.shape[1] // (geometry.out_hw[0] * geometry.out_hw[1])
     index = xp.reshape(window_index(xp, geometry, channels), (-1,))
@@ -203,39 +206,6 @@ def col2im(cols, geometry: Windows, channels: int):
     pixels = scatter_add(pixels, index, xp.reshape(cols, (-1, n)))
     padded = xp.permute_dims(xp.reshape(pixels, (channels, hp, wp, n)), (3, 0, 1, 2))
     return padded[:, :, ph : ph + h, pw : pw + w]
-
-
-def _kernel_offsets(geometry: Windows):
-    """``(i, j, rows, columns)`` for each kernel offset: the strided slices of the padded input it reads."""
-    (kh, kw), (sh, sw), (dh, dw) = geometry.kernel, geometry.stride, geometry.dilation
-    ho, wo = geometry.out_hw
-    for i in range(kh):
-        for j in range(kw):
-            yield i, j, slice(dh * i, dh * i + sh * (ho - 1) + 1, sh), slice(dw * j, dw * j + sw * (wo - 1) + 1, sw)
-
-
-def _im2col_numpy(x, geometry: Windows, fill: float):
-    """:func:`im2col` on NumPy: one copy out of a strided view of the padded ``(C, H, W, N)`` input."""
-    (ph, pw), (sh, sw), (dh, dw) = geometry.padding, geometry.stride, geometry.dilation
-    pixels = x.transpose(1, 2, 3, 0)  # no copy when x is the output of a convolution
-    if ph or pw:
-        pixels = np.pad(pixels, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
-    else:
-        pixels = np.ascontiguousarray(pixels)  # one transpose, then the windows are read in order
-    view = np.lib.stride_tricks.sliding_window_view(pixels, geometry.span, axis=(1, 2))
-    view = view[:, ::sh, ::sw, :, ::dh, ::dw].transpose(0, 4, 5, 1, 2, 3)  # (C, kH, kW, H_out, W_out, N)
-    return np.ascontiguousarray(view).reshape(x.shape[1] * geometry.kernel[0] * geometry.kernel[1], -1)
-
-
-def _col2im_numpy(cols, geometry: Windows, channels: int):
-    """:func:`col2im` on NumPy: one strided slice-add per kernel offset (no repeated pixel within one)."""
-    (ph, pw), (h, w), (ho, wo) = geometry.padding, geometry.in_hw, geometry.out_hw
-    n = cols.shape[1] // (ho * wo)
-    per_offset = cols.reshape(channels, *geometry.kernel, ho, wo, n)
-    padded = np.zeros((channels, *geometry.padded_hw, n), dtype=cols.dtype)
-    for i, j, rows, columns in _kernel_offsets(geometry):
-        padded[:, rows, columns, :] += per_offset[:, i, j]
-    return padded[:, ph : ph + h, pw : pw + w, :].transpose(3, 0, 1, 2)
 
 
 class ConvCache(NamedTuple):

@@ -18,22 +18,26 @@ training as in PyTorch: ``running = (1 - momentum) running + momentum batch``,
 with the *unbiased* batch variance (divided by ``N - 1``) for ``running_var``.
 
 The forward pass keeps the centred input ``x - mu`` and ``1 / sqrt(sigma**2 + eps)``
-rather than ``x_hat`` itself, which saves a pass over the batch; batch norm's
-backward pass then needs two sums over the batch and four elementwise passes.
+rather than ``x_hat`` itself. On NumPy a registered kernel
+(:mod:`deepref.kernels.numpy_normalization`) computes the same functions with
+fewer passes over the batch.
 """
 
 from __future__ import annotations
 
-import operator
-from functools import lru_cache
 from typing import NamedTuple
 
-import numpy as np
-
+from .. import kernels
 from ..backend import get_namespace
 from ..validation import check_in_range, check_ndim, check_positive, check_shape
 from .init import zeros
 from .module import Module, Parameter
+
+
+class BatchStats(NamedTuple):
+    mean: object
+    var: object
+    """Biased batch variance (divided by N)."""
 
 
 class NormCache(NamedTuple):
@@ -44,85 +48,17 @@ class NormCache(NamedTuple):
     gamma: object
     axis: int | None
     """Axis the statistics were taken over; ``None`` for fixed (running) statistics."""
-
-
-def _sum_of_products(a, b, axis: int):
-    """``sum(a * b, axis=axis, keepdims=True)`` for (N, D) arrays, without the product's temporary on NumPy."""
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        if axis == 0:
-            return np.einsum("nd,nd->d", a, b)[None, :]
-        return np.einsum("nd,nd->n", a, b)[:, None]
-    return get_namespace(a, b).sum(a * b, axis=axis, keepdims=True)
-
-
-def _column_sum(a):
-    """``sum(a, axis=0)`` of an (N, D) array, a (D,) array; one BLAS matrix-vector product on NumPy.
-
-    NumPy's own sum adds the rows one after the other too (it sums pairwise
-    only along the contiguous axis), so both round alike.
-    """
-    if isinstance(a, np.ndarray):
-        return np.ones(a.shape[0], dtype=a.dtype) @ a
-    return get_namespace(a).sum(a, axis=0)
-
-
-_NEW = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul}
-_IN_PLACE = {np.add: operator.iadd, np.subtract: operator.isub, np.multiply: operator.imul}
-
-
-@lru_cache(maxsize=64)
-def _fold(n: int, d: int, bufsize: int) -> int:
-    """How many rows of ``d`` to view as one so that a row fills NumPy's ufunc buffer (1: none)."""
-    need = -(-bufsize // d)
-    return next((k for k in range(need, min(n, 2 * need) + 1) if n % k == 0), 1)
-
-
-def _row_op(ufunc, a, row, in_place: bool = False):
-    """``ufunc(a, row)`` for an (N, D) array ``a`` and a (D,) or (1, D) ``row``: a new array, or into ``a``.
-
-    ``ufunc`` is ``np.add``, ``np.subtract`` or ``np.multiply``. NumPy 2 copies a
-    broadcast row into its ufunc buffer (8192 elements) when the rows are
-    shorter, which costs about half a pass more (55 against 35 us for a
-    256x1024 float32 product); viewing ``a`` as (N / k, k D) against the row
-    repeated ``k`` times gives the same result without the copies.
-    """
-    if isinstance(a, np.ndarray) and isinstance(row, np.ndarray) and a.flags.c_contiguous:
-        (n, d), k = a.shape, _fold(*a.shape, np.getbufsize())
-        if k > 1:
-            repeated = np.empty((k, d), dtype=row.dtype)
-            repeated[...] = row
-            wide = a.reshape(n // k, k * d)
-            result = ufunc(wide, repeated.reshape(k * d), out=wide if in_place else None)
-            return a if in_place else result.reshape(n, d)
-    return (_IN_PLACE if in_place else _NEW)[ufunc](a, row)
+    stats: BatchStats | None = None
+    """Batch norm in training mode: the batch's mean and biased variance, each (D,), for the running estimates."""
 
 
 def _standardize(x, axis: int, eps: float):
-    """``(centred, mean, biased var, 1/sqrt(var + eps))`` with statistics along ``axis``.
-
-    The centred input ``x - mean`` gives the variance and is kept for the
-    output and the backward pass.
-    """
+    """``(centred, mean, biased var, 1/sqrt(var + eps))`` with statistics along ``axis`` (kept as an axis)."""
     xp = get_namespace(x)
-    if axis == 0:
-        mean = _column_sum(x)[None, :] / x.shape[0]
-        centred = _row_op(np.subtract, x, mean)
-    else:
-        mean = xp.mean(x, axis=axis, keepdims=True)
-        centred = x - mean
-    var = _sum_of_products(centred, centred, axis) / x.shape[axis]
-    inv_std = 1.0 / xp.sqrt(var + eps)
-    return centred, mean, var, inv_std
-
-
-def _affine(cache: NormCache, beta):
-    """``gamma * x_hat + beta`` from the centred input, with one new array."""
-    if cache.axis == 1:
-        out = cache.centred * cache.inv_std
-        _row_op(np.multiply, out, cache.gamma, in_place=True)
-    else:
-        out = _row_op(np.multiply, cache.centred, cache.gamma * cache.inv_std)
-    return _row_op(np.add, out, beta, in_place=True)
+    mean = xp.mean(x, axis=axis, keepdims=True)
+    centred = x - mean
+    var = xp.mean(centred * centred, axis=axis, keepdims=True)
+    return centred, mean, var, 1.0 / xp.sqrt(var + eps)
 
 
 def _check_affine(x, gamma, beta, eps: float) -> None:
@@ -130,12 +66,6 @@ def _check_affine(x, gamma, beta, eps: float) -> None:
     check_shape("gamma", gamma, (x.shape[1],))
     check_shape("beta", beta, (x.shape[1],))
     check_positive("eps", eps)
-
-
-class BatchStats(NamedTuple):
-    mean: object
-    var: object
-    """Biased batch variance (divided by N)."""
 
 
 def batchnorm_forward(x, gamma, beta, eps: float = 1e-5):
@@ -154,8 +84,8 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5):
     -------
     out : (N, D) array
     cache : NormCache
-    stats : BatchStats
-        Batch mean and biased variance, each (D,), for the running estimates.
+        ``cache.stats`` holds the batch mean and biased variance, each (D,),
+        for the running estimates.
     """
     _check_affine(x, gamma, beta, eps)
     if x.shape[0] < 2:
@@ -163,9 +93,12 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5):
             f"batch norm in training mode needs at least 2 examples per batch to estimate a variance, "
             f"got a batch of shape {tuple(x.shape)}; use eval mode for single examples"
         )
+    kernel = kernels.lookup("batchnorm_forward", get_namespace(x, gamma, beta))
+    if kernel is not None:
+        return kernel(x, gamma, beta, eps)
     centred, mean, var, inv_std = _standardize(x, 0, eps)
-    cache = NormCache(centred, inv_std, gamma, 0)
-    return _affine(cache, beta), cache, BatchStats(mean[0, :], var[0, :])
+    out = centred * inv_std * gamma + beta
+    return out, NormCache(centred, inv_std, gamma, 0, BatchStats(mean[0, :], var[0, :]))
 
 
 def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, eps: float = 1e-5):
@@ -185,58 +118,13 @@ def batchnorm_eval_forward(x, gamma, beta, running_mean, running_var, eps: float
     _check_affine(x, gamma, beta, eps)
     check_shape("running_mean", running_mean, (x.shape[1],))
     check_shape("running_var", running_var, (x.shape[1],))
-    inv_std = 1.0 / get_namespace(x).sqrt(running_var + eps)
-    cache = NormCache(_row_op(np.subtract, x, running_mean), inv_std[None, :], gamma, None)
-    return _affine(cache, beta), cache
-
-
-def normalization_backward(dout, cache: NormCache):
-    """Gradients of :func:`batchnorm_forward`, :func:`batchnorm_eval_forward` and :func:`layernorm_forward`.
-
-    Parameters
-    ----------
-    dout : (N, D) array
-    cache : NormCache
-
-    Returns
-    -------
-    dx : (N, D) array
-    dgamma, dbeta : (D,) arrays
-    """
-    xp = get_namespace(dout)
-    check_shape("dout", dout, tuple(cache.centred.shape))
-    dbeta = _column_sum(dout)
-    if cache.axis != 1:  # batch norm: inv_std is a (1, D) row
-        inv_std = cache.inv_std[0, :]
-        dgamma = _sum_of_products(dout, cache.centred, 0)[0, :] * inv_std
-        scale = cache.gamma * inv_std
-        if cache.axis is None:
-            return _row_op(np.multiply, dout, scale), dgamma, dbeta
-        # gamma is constant along the batch, so sum g = gamma dbeta and
-        # sum g x_hat = gamma dgamma, the sums already at hand:
-        # dx = scale (dout - dbeta / m - x_hat dgamma / m), x_hat = centred inv_std
-        m = dout.shape[0]
-        dx = _row_op(np.multiply, cache.centred, inv_std * (-dgamma / m))
-        dx += dout
-        _row_op(np.subtract, dx, dbeta / m, in_place=True)
-        _row_op(np.multiply, dx, scale, in_place=True)
-        return dx, dgamma, dbeta
-    m = dout.shape[1]
-    x_hat = cache.centred * cache.inv_std
-    dgamma = _sum_of_products(dout, x_hat, 0)[0, :]
-    g = _row_op(np.multiply, dout, cache.gamma)
-    sum_g = xp.sum(g, axis=1, keepdims=True)
-    sum_gx = _sum_of_products(g, x_hat, 1)
-    dx = x_hat  # reused: dx = (g - sum_g / m - x_hat sum_gx / m) inv_std
-    dx *= -sum_gx / m
-    dx -= sum_g / m
-    dx += g
-    dx *= cache.inv_std
-    return dx, dgamma, dbeta
-
-
-batchnorm_backward = normalization_backward
-layernorm_backward = normalization_backward
+    xp = get_namespace(x, gamma, beta, running_mean, running_var)
+    kernel = kernels.lookup("batchnorm_eval_forward", xp)
+    if kernel is not None:
+        return kernel(x, gamma, beta, running_mean, running_var, eps)
+    centred = x - running_mean
+    inv_std = 1.0 / xp.sqrt(running_var + eps)
+    return centred * inv_std * gamma + beta, NormCache(centred, inv_std[None, :], gamma, None)
 
 
 def layernorm_forward(x, gamma, beta, eps: float = 1e-5):
@@ -254,9 +142,46 @@ def layernorm_forward(x, gamma, beta, eps: float = 1e-5):
     cache : NormCache
     """
     _check_affine(x, gamma, beta, eps)
+    kernel = kernels.lookup("layernorm_forward", get_namespace(x, gamma, beta))
+    if kernel is not None:
+        return kernel(x, gamma, beta, eps)
     centred, _, _, inv_std = _standardize(x, 1, eps)
-    cache = NormCache(centred, inv_std, gamma, 1)
-    return _affine(cache, beta), cache
+    return centred * inv_std * gamma + beta, NormCache(centred, inv_std, gamma, 1)
+
+
+def normalization_backward(dout, cache: NormCache):
+    """Gradients of :func:`batchnorm_forward`, :func:`batchnorm_eval_forward` and :func:`layernorm_forward`.
+
+    Parameters
+    ----------
+    dout : (N, D) array
+    cache : NormCache
+
+    Returns
+    -------
+    dx : (N, D) array
+    dgamma, dbeta : (D,) arrays
+    """
+    check_shape("dout", dout, tuple(cache.centred.shape))
+    xp = get_namespace(dout, cache.centred)
+    kernel = kernels.lookup("normalization_backward", xp)
+    if kernel is not None:
+        return kernel(dout, cache)
+    x_hat = cache.centred * cache.inv_std
+    dbeta = xp.sum(dout, axis=0)
+    dgamma = xp.sum(dout * x_hat, axis=0)
+    g = dout * cache.gamma
+    if cache.axis is None:  # fixed statistics: an affine map
+        return g * cache.inv_std, dgamma, dbeta
+    # dx = (g - mean(g) - x_hat mean(g x_hat)) / sqrt(var + eps), means along the axis
+    mean_g = xp.mean(g, axis=cache.axis, keepdims=True)
+    mean_g_x_hat = xp.mean(g * x_hat, axis=cache.axis, keepdims=True)
+    dx = (g - mean_g - x_hat * mean_g_x_hat) * cache.inv_std
+    return dx, dgamma, dbeta
+
+
+batchnorm_backward = normalization_backward
+layernorm_backward = normalization_backward
 
 
 class _AffineNorm(Module):
@@ -308,8 +233,8 @@ class BatchNorm1d(_AffineNorm):
                 x, self.weight.data, self.bias.data, self.running_mean, self.running_var, self.eps
             )
             return out
-        out, self._cache, stats = batchnorm_forward(x, self.weight.data, self.bias.data, self.eps)
-        n, m = x.shape[0], self.momentum
+        out, self._cache = batchnorm_forward(x, self.weight.data, self.bias.data, self.eps)
+        stats, n, m = self._cache.stats, x.shape[0], self.momentum
         self.running_mean = (1.0 - m) * self.running_mean + m * stats.mean
         self.running_var = (1.0 - m) * self.running_var + m * stats.var * (n / (n - 1))
         return out
