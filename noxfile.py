@@ -1,4 +1,4 @@
-"""nox sessions: ``tests``, ``docs``, ``lint``.
+"""nox sessions: ``tests``, ``docs``, ``pdf``, ``lint``.
 
 ``nox -s tests`` installs the package with its test, book and oracle extras and
 runs: the unit tests, doctests and oracle comparisons on NumPy, the unit suite
@@ -8,7 +8,13 @@ suite and every chapter on array-api-strict with OpenBLAS's kernels for another 
 ``nox -s docs`` builds the executed HTML book into ``build/html``; every
 chapter is executed (forced on CI, cached locally), and any cell error or
 Sphinx warning fails the build; where Chromium is installed, the built pages
-are then checked in it, offline, at 1400 px (``scripts/check_rendering.py``).
+are then checked in it, offline, at 1400 px and at a phone's 390 px
+(``scripts/check_rendering.py``).
+
+``nox -s pdf`` builds the same executed book as a PDF (``build/latex/deepref.pdf``)
+through Sphinx's LaTeX builder and latexmk with LuaLaTeX, then checks it
+(``tests/test_pdf.py``). TeX Live comes from Debian: the session installs it with
+apt-get where it runs as root, and otherwise names the packages to install.
 """
 
 import os
@@ -108,11 +114,46 @@ def docs(session):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium:
         # the pages as a reader sees them at 1400 px, offline: math rendered, nothing cut off
-        session.run("python", "scripts/check_rendering.py", "build/html", "--widths", "1400", "--strict",
+        session.run("python", "scripts/check_rendering.py", "build/html", "--widths", "1400", "390", "--strict",
                     "--chromium", chromium)
     else:
         session.log("rendering check skipped: no chromium here (apt-get install chromium)")
     session.log("open build/html/index.html in a browser")
+
+
+# Debian's TeX Live for the PDF edition (about 350 MB).
+TEX_PACKAGES = ("texlive-latex-recommended", "texlive-latex-extra", "texlive-fonts-recommended", "tex-gyre",
+                "texlive-luatex", "fonts-dejavu", "latexmk")
+
+
+def _ensure_tex(session) -> None:
+    """Install TeX Live with apt-get where it is missing and we are root; otherwise say how."""
+    if shutil.which("latexmk") and shutil.which("lualatex"):
+        return
+    how = "apt-get install -y --no-install-recommends " + " ".join(TEX_PACKAGES)
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        session.run("apt-get", "update", external=True)
+        session.run(*how.split(), external=True)
+    else:
+        session.error(f"LaTeX is not installed: run `sudo {how}` (Debian/Ubuntu), or install TeX Live with "
+                      "latexmk and LuaLaTeX, then rerun `nox -s pdf`")
+
+
+@nox.session(python=PYTHON)
+def pdf(session):
+    """The executed book as a PDF in build/latex/deepref.pdf (LaTeX builder, latexmk, LuaLaTeX), then checked.
+
+    The chapters are executed as for ``docs`` (cached locally, forced on CI); the PDF is a build
+    artefact, not committed.
+    """
+    _ensure_tex(session)
+    session.install("-e", ".[test,book]")
+    _install_corpora(session)
+    env = {"DEEPREF_FORCE_EXECUTION": "1"} if os.environ.get("CI") else {}
+    session.run("sphinx-build", "--keep-going", "-b", "latex", "-c", "conf", "book", "build/latex", env=env)
+    session.run("make", "-C", "build/latex", "all-pdf", "LATEXMKOPTS=-silent", external=True)
+    session.run("pytest", "tests/test_pdf.py", "-q", "-rs", env={"DEEPREF_PDF_REQUIRED": "1"})
+    session.log("the PDF: build/latex/deepref.pdf")
 
 
 @nox.session(python=PYTHON)

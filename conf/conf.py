@@ -15,6 +15,28 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# Every chapter's kernel draws in the book's matplotlib style (deepref._book.STYLE:
+# fonts of 9-11 pt, text kept as text in SVG), written here as a matplotlibrc that
+# the kernels find through MATPLOTLIBRC. deepref._book.glue_figure then fits each
+# figure to the column and stores it as SVG (HTML) and PDF (LaTeX).
+def _write_matplotlibrc() -> str:
+    from deepref._book import STYLE
+
+    def value(v):
+        return ", ".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "matplotlib")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "matplotlibrc")
+    text = "".join(f"{key}: {value(v)}\n" for key, v in STYLE.items())
+    if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
+        with open(path, "w", encoding="utf-8") as rc:
+            rc.write(text)
+    return os.path.abspath(path)
+
+
+os.environ["MATPLOTLIBRC"] = _write_matplotlibrc()
+
 project = "deepref"
 author = "The deepref authors"
 copyright = "2026, The deepref authors"
@@ -63,7 +85,7 @@ bibtex_bibfiles = sorted(
     for path in __import__("glob").glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "book", "*.bib"))
 )
 bibtex_default_style = "deepref_author_year"  # conf/_ext/bibstyle.py
-bibtex_reference_style = "author_year"
+bibtex_reference_style = "deepref_author_year_round"  # conf/_ext/bibstyle.py: (Kingma and Ba, 2015)
 
 # The build runs offline: the inventories are local files (conf/inventories/make_inventories.py
 # lists the objects the book links to); the links point to the official documentation.
@@ -81,6 +103,8 @@ html_theme_options = {
     "use_download_button": True,
 }
 html_css_files = ["deepref.css"]
+# conf/_static/deepref.js: tables in a scroll box; boxes that scroll show a cue.
+html_js_files = [("deepref.js", {"defer": "defer"})]
 
 # Math renders offline: MathJax ships with the book (conf/_static/mathjax/README.md).
 mathjax_path = "mathjax/tex-chtml-full.js"
@@ -97,7 +121,14 @@ math_eqref_format = "({number})"
 # from outside the library (concurrent.futures' would be shown as ours).
 autodoc_inherit_docstrings = False
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+# The signature shows every parameter with its annotation; the numpydoc sections
+# (napoleon) describe them, and apiref.py adds a line for any parameter a docstring
+# leaves out, so that the Parameters list is complete (tests/test_api_reference.py).
+autodoc_typehints = "signature"
+# A long signature is one parameter a line (it would otherwise widen a phone's page).
+python_maximum_signature_line_length = 60
+# The contents on the right name an entry without its module (not clipped).
+toc_object_entries_show_parents = "hide"
 autodoc_default_options = {"exclude-members": "__init__, __new__"}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
@@ -107,3 +138,34 @@ napoleon_use_ivar = True  # an "Attributes" section is a field list, not a secon
 
 # Tables that chapters display (deepref._book.number_table) are Markdown.
 nb_render_markdown_format = "myst"
+
+
+# The PDF edition (nox -s pdf: Sphinx's LaTeX builder, then latexmk with LuaLaTeX).
+# LuaLaTeX reads the book's Unicode (×, 10⁻³, Greek in tables) directly; the DejaVu
+# fonts have every glyph it uses. Figures come from the same executed notebooks: the
+# LaTeX builder takes the PDF that deepref._book.glue_figure stores beside the SVG
+# (MyST-NB's LaTeX priority puts application/pdf first; a PNG is the fallback).
+# The text block is 6.7 in wide, so a figure drawn at deepref._book.FIGURE_WIDTH
+# (6.5 in) is shown at its size and its text at the size it was set in; long code
+# lines wrap (Sphinx's default), and equations are numbered by chapter as in the HTML.
+latex_engine = "lualatex"
+latex_documents = [(root_doc, "deepref.tex", "deepref: Deep learning, derived and executed", author, "manual")]
+latex_show_urls = "footnote"
+latex_elements = {
+    "papersize": "letterpaper",
+    "pointsize": "10pt",
+    "fontpkg": r"""
+\setmainfont{DejaVu Serif}[Scale=0.92]
+\setsansfont{DejaVu Sans}[Scale=0.92]
+\setmonofont{DejaVu Sans Mono}[Scale=0.8]
+""",
+    "sphinxsetup": "hmargin={0.9in,0.9in}, vmargin={0.9in,0.9in}, verbatimwrapslines=true, "
+                   "verbatimforcewraps=true",
+    "preamble": r"\numberwithin{equation}{chapter}",
+    "figure_align": "htbp",
+}
+nb_mime_priority_overrides = [
+    ("latex", "application/pdf", 10),
+    ("latex", "image/png", 20),
+    ("latex", "image/svg+xml", None),  # not read by LaTeX: never chosen
+]

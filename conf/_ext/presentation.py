@@ -7,6 +7,8 @@
   ``9.9e-03`` becomes 9.9 × 10⁻³ and ``12345`` becomes 12,345
   (:func:`deepref._book.readable_number`).
 - A chapter that is still a placeholder says so in the table of contents.
+- An image in a figure without alt text gets its caption as alt text (MyST-NB
+  names glued images by their hash, which a screen reader would read out).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from deepref._book import readable_number
 
@@ -87,6 +90,22 @@ class ReadableGlue(SphinxTransform):
                 node += nodes.Text(readable)
 
 
+class FigureAltText(SphinxPostTransform):
+    """Give an image in a figure its caption as alt text when it has none."""
+
+    default_priority = 400
+
+    def run(self, **kwargs) -> None:
+        for figure in self.document.findall(nodes.figure):
+            captions = list(figure.findall(nodes.caption))
+            if not captions:
+                continue
+            text = " ".join(captions[0].astext().split())
+            for image in figure.findall(nodes.image):
+                if not image.get("alt"):
+                    image["alt"] = text
+
+
 _TOCTREE = re.compile(r"(```\{toctree\}.*?```)", re.DOTALL)
 
 
@@ -145,5 +164,6 @@ def setup(app: Sphinx) -> dict:
     sphinx_code.LiteralIncludeReader = CodeReader
     app.add_directive("literalinclude", LiteralInclude, override=True)
     app.add_transform(ReadableGlue)
+    app.add_post_transform(FigureAltText)
     app.connect("source-read", mark_placeholders)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -249,7 +249,7 @@ def warp_matrices(angles_deg, shifts, h: int, w: int) -> np.ndarray:
 
     With ``align_corners=True`` a pixel offset ``d`` from the centre is ``d / s`` in
     normalised units, ``s = (size - 1) / 2``. The source of output point ``(x, y)``
-    is ``R(-angle) ((x, y) - t) `` in pixels, which in normalised units scales the
+    is ``R(-angle) ((x, y) - t)`` in pixels, which in normalised units scales the
     off-diagonal terms by the aspect ratio ``s_y / s_x`` and the shift by ``1 / s``.
     """
     angles = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))

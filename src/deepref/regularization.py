@@ -11,8 +11,12 @@ differentiable at 0; its sub-gradient ``lam * sign(w)`` makes weights
 oscillate around zero rather than reach it. The *proximal* step instead
 solves, after an ordinary gradient step with learning rate ``eta``,
 
-.. math:: \\operatorname{prox}(v) = \\arg\\min_w \\tfrac{1}{2}\\lVert w - v\\rVert^2 + \\eta\\lambda a\\lVert w\\rVert_1
-          = \\operatorname{sign}(v) \\max(|v| - \\eta\\lambda a, 0),
+.. math::
+
+   \\begin{aligned}
+   \\operatorname{prox}(v) &= \\arg\\min_w \\tfrac{1}{2}\\lVert w - v\\rVert^2 + \\eta\\lambda a\\lVert w\\rVert_1 \\\\
+                           &= \\operatorname{sign}(v) \\max(|v| - \\eta\\lambda a, 0),
+   \\end{aligned}
 
 the soft threshold, which sets small weights exactly to zero.
 
