@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -189,3 +190,51 @@ def test_the_cpu_times_come_from_the_recorded_benchmark_run(gpu_check):
     chapters = {path.stem for path in gpu_check.executable_chapters()}
     assert times, "benchmarks/results/latest.json lists no chapter times"
     assert set(times) <= chapters
+
+
+# --- no host synchronisation inside the training loop ----------------------------------------------
+
+
+def _host_reads_in_one_epoch(monkeypatch, batches: int, clip_norm=None) -> int:
+    """How often a training epoch of ``batches`` steps reads an array back to the host.
+
+    Run on array-api-strict, which stands in for a GPU here: every conversion
+    of one of its arrays to a Python number or a NumPy array is counted, and
+    value checks are switched off as on a GPU (``DEEPREF_CHECK_VALUES=0``:
+    :func:`deepref.validation.reads_values`).
+    """
+    pytest.importorskip("array_api_strict")
+    from array_api_strict._array_object import Array
+
+    from deepref import backend, nn, optim
+    from deepref.train import fit
+
+    reads = [0]
+    for name in ("__float__", "__int__", "__bool__", "__index__", "__complex__", "__array__", "__dlpack__"):
+        def counting(self, *args, _original=getattr(Array, name), **kwargs):
+            reads[0] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Array, name, counting)
+    monkeypatch.setenv("DEEPREF_CHECK_VALUES", "0")
+    rng = np.random.default_rng(0)
+    with backend.use_backend("array_api_strict"):
+        model = nn.Sequential(nn.Linear(4, 8, seed=0), nn.ReLU(), nn.Linear(8, 3, seed=1))
+        x = backend.asarray(rng.normal(size=(16 * batches, 4)))
+        y = backend.asarray(rng.integers(0, 3, size=16 * batches))
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+        reads[0] = 0
+        fit(model, nn.SoftmaxCrossEntropy(), optimizer, x, y, epochs=1, batch_size=16, clip_norm=clip_norm)
+    return reads[0]
+
+
+def test_a_training_epoch_reads_back_to_the_host_a_fixed_number_of_times(monkeypatch):
+    """Loss and accuracy stay on the device until the epoch ends: the reads do not grow with the steps."""
+    few, many = _host_reads_in_one_epoch(monkeypatch, 4), _host_reads_in_one_epoch(monkeypatch, 16)
+    assert few == many <= 4, f"{few} reads in 4 steps, {many} in 16"
+
+
+def test_clipping_reads_the_global_norm_back_once_per_step(monkeypatch):
+    few = _host_reads_in_one_epoch(monkeypatch, 4, clip_norm=1.0)
+    many = _host_reads_in_one_epoch(monkeypatch, 16, clip_norm=1.0)
+    assert many - few == 12, f"{few} reads in 4 steps, {many} in 16"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import get_namespace, is_integer_array
+from .backend import get_namespace, is_integer_array, to_numpy
 from .data import minibatch_indices
 from .nn.module import check_inputs
 from .validation import check_count, check_finite_loss, check_positive
@@ -192,9 +192,29 @@ def _take_batch(x, y, idx: np.ndarray):
     return xp.take(x, index, axis=0), xp.take(y, index, axis=0)
 
 
-def _count_correct(pred, y) -> int:
+def _count_correct(pred, y):
+    """How many rows of ``pred`` have their largest entry at label ``y``: a 0-D integer array, left on the device."""
     xp = get_namespace(pred)
-    return int(xp.sum(xp.astype(xp.argmax(pred, axis=1) == y, xp.int64)))
+    return xp.sum(xp.astype(xp.argmax(pred, axis=1) == y, xp.int64))
+
+
+def _epoch_metrics(xp, losses: list, sizes: list, corrects: list, where) -> dict[str, float]:
+    """Mean loss (and accuracy, where ``corrects``) over the steps of an epoch, from values left on the device.
+
+    The steps' losses and correct counts are read back together, once (on a
+    GPU, one synchronisation per epoch instead of two per step); the loss is
+    then summed in double precision, step by step. Raises
+    ``FloatingPointError`` naming the first step whose loss is not finite
+    (``where(step)``).
+    """
+    values = [float(v) for v in to_numpy(xp.stack([xp.asarray(loss) for loss in losses]))]
+    for step, value in enumerate(values):
+        check_finite_loss(value, where(step))
+    n = sum(sizes)
+    metrics = {"loss": sum(value * size for value, size in zip(values, sizes)) / n}
+    if corrects:
+        metrics["accuracy"] = int(to_numpy(xp.sum(xp.stack(corrects)))) / n
+    return metrics
 
 
 def check_data(model, x, y, what: str = "") -> None:
@@ -228,20 +248,16 @@ def evaluate(model, loss_fn, x, y, batch_size: int = 1024) -> dict[str, float]:
     batch_size = check_count("batch_size", batch_size)
     was_training = model.training
     model.eval()
-    total_loss, correct, n = 0.0, 0, x.shape[0]
-    classification = False
-    for idx in minibatch_indices(n, batch_size):
+    losses, sizes, corrects = [], [], []
+    for idx in minibatch_indices(x.shape[0], batch_size):
         xb, yb = _take_batch(x, y, idx)
         pred = model.forward(xb)
-        total_loss += float(loss_fn.forward(pred, yb)) * idx.shape[0]
-        classification = _is_classification(pred, yb)
-        if classification:
-            correct += _count_correct(pred, yb)
+        losses.append(loss_fn.forward(pred, yb))
+        sizes.append(idx.shape[0])
+        if _is_classification(pred, yb):
+            corrects.append(_count_correct(pred, yb))
     model.train(was_training)
-    metrics = {"loss": total_loss / n}
-    if classification:
-        metrics["accuracy"] = correct / n
-    return metrics
+    return _epoch_metrics(get_namespace(x), losses, sizes, corrects, lambda step: f"evaluation batch {step}")
 
 
 def fit(
@@ -364,26 +380,25 @@ def _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, cal
     for epoch in range(int(epochs)):
         state.epoch = epoch
         bar = ProgressBar(math.ceil(n / batch_size), f"epoch {epoch + 1}/{epochs}") if verbose else None
-        total_loss, correct, classification = 0.0, 0, False
+        # losses and correct counts stay on the device until the epoch ends (_epoch_metrics)
+        losses, sizes, corrects = [], [], []
         for step, idx in enumerate(minibatch_indices(n, batch_size, rng)):
             xb, yb = _take_batch(x, y, idx)
             pred = model.forward(xb)
-            loss = float(loss_fn.forward(pred, yb))
-            check_finite_loss(loss, f"epoch {epoch}, step {step}")
+            losses.append(loss_fn.forward(pred, yb))
+            sizes.append(idx.shape[0])
             model.backward(loss_fn.backward())
             if clip_norm is not None:
                 clip_grad_norm(optimizer.params, clip_norm)
             optimizer.step()
             optimizer.zero_grad()
-            total_loss += loss * idx.shape[0]
-            classification = _is_classification(pred, yb)
-            if classification:
-                correct += _count_correct(pred, yb)
+            if _is_classification(pred, yb):
+                corrects.append(_count_correct(pred, yb))
             if bar is not None:
                 bar.update(step + 1)
-        history.append("loss", total_loss / n)
-        if classification:
-            history.append("accuracy", correct / n)
+        for key, value in _epoch_metrics(get_namespace(x), losses, sizes, corrects,
+                                         lambda step: f"epoch {epoch}, step {step}").items():
+            history.append(key, value)
         history.append("lr", optimizer.lr)
         if validation_data is not None:
             for key, value in evaluate(model, loss_fn, *validation_data).items():

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 
+import array_api_compat
 import numpy as np
 
 _LETTERS = "NMKLPQRSTUVW"
@@ -116,6 +118,22 @@ def check_choice(name: str, value, choices: Iterable) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
+
+
+def reads_values(array) -> bool:
+    """Whether a check may read ``array``'s values back to the host (a label range, a finiteness test).
+
+    By default yes for arrays in main memory (NumPy, array-api-strict), where
+    that costs nothing, and no for arrays on a GPU, where each read waits for
+    all queued work to finish (inside a training loop, a synchronisation per
+    step). ``DEEPREF_CHECK_VALUES=1`` in the environment turns such checks on
+    everywhere (to debug on a GPU), ``DEEPREF_CHECK_VALUES=0`` off everywhere
+    (to see on the CPU what a GPU run checks).
+    """
+    switch = os.environ.get("DEEPREF_CHECK_VALUES", "").strip()
+    if switch in ("0", "1"):
+        return switch == "1"
+    return not array_api_compat.is_cupy_array(array)
 
 
 def check_finite_loss(loss: float, where: str) -> None:

@@ -211,7 +211,7 @@ def cupy_launch(name: str, size: int, *args) -> None:
 
 def _common(xp, *arrays):
     """``arrays`` in their common floating dtype, C-ordered (copies only where needed)."""
-    dtype = xp.result_type(*arrays)
+    dtype = xp.result_type(*(a.dtype for a in arrays))  # dtypes: NumPy's result_type would convert CuPy arrays
     return [xp.ascontiguousarray(a, dtype=dtype) for a in arrays]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_namespace
+from ..backend import get_namespace, to_numpy
 from ..validation import check_positive
 
 
@@ -20,13 +20,15 @@ def global_norm(arrays) -> float:
     The one norm of deepref (gradient clipping, line searches, Hessian tools).
     Squares of finite float32 entries above about 1.8e19 overflow, so when the
     largest entry is outside ``[1e-15, 1e15]`` every array is divided by it
-    first: ``||a|| = m ||a / m||`` with ``m = max |a|``. Sums are taken as
-    Python floats (double precision).
+    first: ``||a|| = m ||a / m||`` with ``m = max |a|``. Each array's sum of
+    squares is added in double precision. Everything is computed where the
+    arrays live and read back once, at the end: on a GPU one synchronisation
+    per call, whatever the number of arrays.
 
     Parameters
     ----------
     arrays : iterable of arrays
-        Any shapes, any backend; ``None`` entries are skipped.
+        Any shapes, one backend; ``None`` entries are skipped.
 
     Returns
     -------
@@ -37,24 +39,22 @@ def global_norm(arrays) -> float:
     >>> f"{global_norm([np.full(4, 1e20, dtype=np.float32)]):.6g}"  # squares would overflow float32
     '2e+20'
     """
-    arrays = [a for a in arrays if a is not None]
-    largest = 0.0
-    for a in arrays:
-        if a.size:
-            xp = get_namespace(a)
-            entry = float(xp.max(xp.abs(a)))
-            if not math.isfinite(entry):
-                return entry
-            largest = max(largest, entry)
-    if largest == 0.0:
-        return largest
-    scale = largest if not 1e-15 <= largest <= 1e15 else 1.0
-    total = 0.0
-    for a in arrays:
-        xp = get_namespace(a)
-        flat = xp.reshape(a, (-1,)) if scale == 1.0 else xp.reshape(a, (-1,)) / scale
-        total += float(xp.vecdot(flat, flat))
-    return scale * math.sqrt(total)
+    arrays = [a for a in arrays if a is not None and a.size]
+    if not arrays:
+        return 0.0
+    xp = get_namespace(*arrays)
+    largest = xp.max(xp.stack([xp.astype(xp.max(xp.abs(a)), xp.float64) for a in arrays]))
+    rescale = ((largest < 1e-15) | (largest > 1e15)) & (largest > 0) & xp.isfinite(largest)
+    scale = xp.where(rescale, largest, xp.ones_like(largest))
+    total = xp.sum(xp.stack([_sum_of_squares(xp, a, scale) for a in arrays]))
+    largest, norm = (float(v) for v in to_numpy(xp.stack([largest, scale * xp.sqrt(total)])))
+    return norm if math.isfinite(largest) else largest
+
+
+def _sum_of_squares(xp, a, scale):
+    """``sum((a / scale)**2)`` as a float64 0-D array, the products and their sum in ``a``'s dtype."""
+    flat = xp.reshape(a, (-1,)) / xp.astype(scale, a.dtype)
+    return xp.astype(xp.vecdot(flat, flat), xp.float64)
 
 
 def global_grad_norm(params) -> float:
