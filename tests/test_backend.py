@@ -25,7 +25,7 @@ def test_unknown_backend_in_environment_fails_at_import():
 def test_missing_cupy_names_the_gpu_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` fail as if not installed
     previous = backend.get_backend()
-    with pytest.raises(ImportError, match=r'pip install "deepref\[gpu\]"'):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[gpu\]"'):
         backend.set_backend("cupy")
     assert backend.get_backend() == previous
 
