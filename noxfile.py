@@ -92,14 +92,16 @@ def _other_blas_kernel(session) -> dict:
 
 @nox.session(python=PYTHON)
 def gpu(session):
-    """The GPU check: unit suite, every chapter and the benchmarks on CuPy, one report in build/gpu.
+    """The GPU check: the targets' benchmarks, every chapter and the unit suite on CuPy, one report in build/gpu.
 
-    Skips without an NVIDIA GPU. On a GPU machine without network, run
-    ``scripts/gpu_check.py`` directly instead (README, "GPU").
+    Skips without an NVIDIA GPU. It needs neither the book's toolchain (Sphinx,
+    Jupyter, IPython) nor the CPU build of PyTorch: the oracle extra's plain
+    ``torch`` is the CUDA build the benchmarks compare with. On a GPU machine
+    without network, run ``scripts/gpu_check.py`` directly instead (README, "GPU").
     """
     if not shutil.which("nvidia-smi"):
         session.skip("no NVIDIA GPU here (nvidia-smi not found); the check needs CuPy and a CUDA device")
-    session.install("-e", ".[test,book,oracle,gpu]", TORCH)
+    session.install("-e", ".[test,repro,oracle,gpu]", "scipy")
     _install_corpora(session)
     session.run("python", "scripts/gpu_check.py", "--out", "build/gpu", *session.posargs)
 

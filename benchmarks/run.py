@@ -26,7 +26,7 @@ import traceback
 
 HERE = pathlib.Path(__file__).resolve().parent
 UNWANTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-MODULES = ("bench_ops", "bench_rnn", "bench_optim", "bench_conv")
+MODULES = ("bench_ops", "bench_rnn", "bench_optim", "bench_conv", "bench_gpu")
 
 
 def _restart_without_unwanted_env() -> None:
@@ -73,6 +73,9 @@ def main() -> int:
 
         ctx.sync = sync
         ctx.clock = time.perf_counter  # the GPU works while the process waits
+        # TF32 (on by default for cuDNN) multiplies float32 with 10-bit mantissas: the peer would
+        # compute something else (LSTM outputs differ by about 4e-4) and faster
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     copy_gbs = copy_bandwidth(xp, sync=ctx.sync, clock=ctx.clock)
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} thread)"
             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
@@ -83,6 +86,8 @@ def main() -> int:
         "versions": f"numpy {np.__version__}, torch {torch.__version__}, Python {platform.python_version()}",
         "BLAS": "; ".join(blas) or "unknown",
         "threads": "1 (deepref and torch)",
+        **({"peer TF32": "off (torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False)"}
+           if args.backend == "cupy" else {}),
         "clock": "wall time" if args.backend == "cupy" else "CPU time of the process (unaffected by other load)",
         "allocator": ", ".join(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MALLOC_"))
         or "default (glibc returns large freed blocks to the OS)",
