@@ -247,6 +247,15 @@ class LayerNorm(_AffineNorm):
     """Layer normalisation over the last axis of ``(N, D)`` activations, as ``torch.nn.LayerNorm(D)``.
 
     The same computation in training and evaluation mode.
+
+    Parameters
+    ----------
+    num_features : int
+        ``D``.
+    eps : float
+        Added to the variance before the square root.
+    dtype : str or dtype, optional
+        Floating dtype of the scale and shift (the default dtype, float64 unless set); inputs must have it.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=None):
