@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -127,7 +125,7 @@ def test_q_learning_matches_value_iteration_on_cliff_walking():
     env = gym.make("CliffWalking-v1")
     mdp = rl.mdp_from_gymnasium(env, gamma=0.9)
     q_star = backend.to_numpy(rl.value_iteration(mdp).Q)
-    run = rl.q_learning(env, episodes=2000, alpha=1.0, gamma=0.9, epsilon=0.2, seed=0)
+    run = rl.q_learning(env, episodes=2000, alpha=1.0, gamma=0.9, epsilon=0.3, seed=0)
     q = backend.to_numpy(run.Q)
     reachable = np.abs(q) > 0  # every pair but the goal and the cliff cells, never occupied
     np.testing.assert_allclose(q[reachable], q_star[reachable], atol=1e-6)
@@ -140,6 +138,49 @@ def test_sarsa_runs_and_learns_a_safer_value(rng):
     run = rl.sarsa(env, episodes=200, alpha=0.5, gamma=1.0, epsilon=0.1, seed=0)
     assert run.returns.shape == (200,)
     assert np.mean(run.returns[-50:]) > -60
+
+
+class _StuckEnv:
+    """One state that every action leaves unchanged (s' = s), reward -1, ending after ``length`` steps."""
+
+    def __init__(self, length=3):
+        import gymnasium as gym
+
+        self.observation_space, self.action_space = gym.spaces.Discrete(1), gym.spaces.Discrete(2)
+        self.length, self.actions = length, []
+
+    def reset(self, seed=None):
+        self.t = 0
+        return 0, {}
+
+    def step(self, action):
+        self.actions.append(action)
+        self.t += 1
+        return 0, -1.0, False, self.t >= self.length, {}
+
+
+def test_q_learning_acts_on_the_updated_table_when_the_state_repeats():
+    pytest.importorskip("gymnasium")
+    env = _StuckEnv(length=2)
+    run = rl.q_learning(env, episodes=1, alpha=1.0, gamma=0.5, epsilon=0.0, seed=0)
+    # step 1 takes the tied action a0 and sets Q[0, a0] = -1; the second action must see that
+    # update and take the other action (drawn before it, it would repeat a0)
+    assert env.actions[1] != env.actions[0]
+    assert backend.to_numpy(run.Q)[0, env.actions[1]] == -1.0
+
+
+def test_seeds_spawn_independent_streams_and_accept_generators():
+    assert rl.spawn_seeds(0, 4) == rl.spawn_seeds(0, 4)
+    assert len(set(rl.spawn_seeds(0, 4) + rl.spawn_seeds(1, 4))) == 8
+    assert len(rl.spawn_seeds(backend.default_rng(3), 2)) == 2
+    assert len(rl.spawn_seeds(np.random.default_rng(3), 2)) == 2
+    with pytest.raises(ValueError, match="seed"):
+        rl.spawn_seeds(-1, 2)
+    gym = pytest.importorskip("gymnasium")
+    env = gym.make("CliffWalking-v1")
+    a = rl.sarsa(env, episodes=5, seed=np.random.default_rng(1)).returns
+    b = rl.sarsa(env, episodes=5, seed=np.random.default_rng(1)).returns
+    np.testing.assert_array_equal(a, b)
 
 
 def test_bad_discounts_and_mdps_are_rejected():
@@ -198,6 +239,8 @@ def test_replay_buffer_wraps_and_samples_reproducibly(xp):
     a = backend.to_numpy(buf.sample(4).rewards)
     b = backend.to_numpy(rl.ReplayBuffer(5, 2, seed=3)._rng.integers(0, 5, size=4))
     np.testing.assert_array_equal(a, backend.to_numpy(buf.rewards)[b])
+    # without replay: the latest transitions, oldest first
+    np.testing.assert_array_equal(backend.to_numpy(buf.latest(3).rewards), [2.0, 3.0, 3.0])
 
 
 def test_replay_buffer_rejects_wrong_shapes():
@@ -238,12 +281,26 @@ def test_dqn_rejects_a_continuous_action_space():
         rl.train_dqn(rl.DQNConfig(env_id="Pendulum-v1", total_steps=10))
 
 
+def test_configs_are_frozen_and_checked_when_made():
+    with pytest.raises(ValueError, match="gamma"):
+        rl.DQNConfig(gamma=1.2)
+    with pytest.raises(ValueError, match="eps_steps"):
+        rl.DQNConfig(eps_steps=-1)
+    with pytest.raises(ValueError, match="minibatches"):
+        rl.pg_config("ppo", minibatches=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rl.DQNConfig().lr = 0.1
+    assert rl.DQNConfig(hidden=[8]).hidden == (8,)
+    assert "seed" not in {f.name for f in dataclasses.fields(rl.DQNConfig)}
+    assert "seed" not in {f.name for f in dataclasses.fields(rl.PGConfig)}
+
+
 # -- learners, policies, command line ------------------------------------------
 
 
 def test_policy_checks_observation_shape_and_round_trips(tmp_path):
     net = rl.mlp([4, 8, 2], seed=1)
-    policy = rl.Policy(net, [4, 8, 2], "relu", "dqn")
+    policy = rl.Policy(net, [4, 8, 2], "relu", "dqn", "CartPole-v1")
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         policy.act(np.zeros(5))
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
@@ -254,19 +311,56 @@ def test_policy_checks_observation_shape_and_round_trips(tmp_path):
         np.testing.assert_array_equal(loaded.net.state_dict()[k], v)
     obs = np.array([0.01, -0.2, 0.03, 0.4], dtype=np.float32)
     assert loaded.act(obs) == policy.act(obs)
-    assert loaded.algorithm == "dqn"
+    assert (loaded.algorithm, loaded.env_id) == ("dqn", "CartPole-v1")
 
 
 def test_dqn_short_run_is_reproducible_and_learns_something():
-    config = rl.DQNConfig(total_steps=1500, learning_starts=500, hidden=(32, 32), seed=4)
-    a, b = rl.train_dqn(config), rl.train_dqn(config)
-    np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
+    config = rl.DQNConfig(total_steps=1500, learning_starts=500, hidden=(32, 32))
+    a, b = rl.train_dqn(config, seed=4), rl.train_dqn(config, seed=backend.default_rng(4))
+    np.testing.assert_array_equal(a.episode_returns, rl.train_dqn(config, seed=4).episode_returns)
+    assert len(b.episode_returns) > 0
     assert len(a.losses) >= 250 and np.isfinite(a.losses).all()
+    assert a.episode_steps[-1] <= 1500 and len(a.episode_steps) == len(a.episode_returns)
+
+
+def test_evaluation_keeps_the_best_policy_and_stops_at_the_target():
+    config = rl.DQNConfig(total_steps=1200, learning_starts=200, hidden=(16,), eval_every=400, eval_episodes=4)
+    result = rl.train_dqn(config, seed=0)
+    assert [s for s, _, _ in result.evaluations] == [400, 800, 1200]
+    assert result.best_return == max(m for _, m, _ in result.evaluations)
+    stopped = rl.train_dqn(dataclasses.replace(config, target_return=1.0), seed=0)
+    assert stopped.solved_at == 400 and stopped.env_steps == 400
+
+
+def test_ctrl_c_returns_the_latest_policy():
+    calls = []
+
+    def progress(env_steps, recent):
+        calls.append(env_steps)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    result = rl.train_pg(rl.pg_config("a2c", total_steps=10_000), seed=0, progress=progress)
+    assert result.interrupted and result.env_steps < 10_000
+
+
+def test_no_replay_trains_on_the_latest_transitions(monkeypatch):
+    seen = []
+    original = rl.ReplayBuffer.latest
+
+    def latest(self, count):
+        seen.append(self.position)
+        return original(self, count)
+
+    monkeypatch.setattr(rl.ReplayBuffer, "latest", latest)
+    rl.train_dqn(rl.DQNConfig(total_steps=400, learning_starts=100, hidden=(8,), replay=False, batch_size=16),
+                 seed=0)
+    assert len(seen) > 0
 
 
 @pytest.mark.parametrize("algorithm", rl.ALGORITHMS)
 def test_policy_gradient_learners_improve_on_cartpole(algorithm):
-    result = rl.train_pg(rl.pg_config(algorithm, total_steps=12_000, seed=0))
+    result = rl.train_pg(rl.pg_config(algorithm, total_steps=12_000), seed=0)
     first, last = result.episode_returns[:20].mean(), result.episode_returns[-10:].mean()
     assert last > first, (first, last)
 
@@ -283,63 +377,75 @@ class _NaNRewardCartPole(rl.CartPoleVec):
 def test_nan_loss_stops_the_run(learner, monkeypatch):
     make = lambda env_id, num_envs, dtype=None: _NaNRewardCartPole(num_envs)  # noqa: E731
     monkeypatch.setattr(rl.training, "make_vec_env", make)
-    with pytest.raises(FloatingPointError, match="training diverged"):
+    with pytest.raises(FloatingPointError, match="training diverged|NaN or inf"):
         if learner == "dqn":
             rl.train_dqn(rl.DQNConfig(total_steps=400, learning_starts=100))
         else:
             rl.train_pg(rl.pg_config("a2c", total_steps=400))
 
 
-def test_bad_configs_are_rejected():
-    with pytest.raises(ValueError, match="gamma"):
-        rl.DQNConfig(gamma=1.2).validate()
-    with pytest.raises(ValueError, match="algorithm"):
-        rl.pg_config("dqn")
+def test_learners_read_the_device_once_per_batch_of_steps(monkeypatch):
+    reads = []
+    original = rl.training.to_numpy
 
+    def counting(array):
+        reads.append(1)
+        return original(array)
 
-def test_command_line_train_and_evaluate(tmp_path, on_numpy):
-    pytest.importorskip("gymnasium")
-    out = tmp_path / "policy.npz"
-    train = [sys.executable, "-m", "deepref.rl", "train", "ppo", "--env", "CartPole-v1", "--seed", "0",
-             "--steps", "4096", "--out", str(out), "--no-progress"]
-    subprocess.run(train, check=True, capture_output=True, text=True)
-    result = subprocess.run([sys.executable, "-m", "deepref.rl", "evaluate", str(out), "--episodes", "5"],
-                            check=True, capture_output=True, text=True)
-    assert "mean return" in result.stdout
-    assert rl.load_policy(out).algorithm == "ppo"
+    monkeypatch.setattr(rl.training, "to_numpy", counting)
+    result = rl.train_dqn(rl.DQNConfig(total_steps=2048, learning_starts=256, hidden=(8,)), seed=0)
+    vector_steps = 2048 // 4
+    assert len(reads) <= 2 * (vector_steps // rl.training.SYNC_EVERY + 1)
+    assert len(result.losses) == 2 * (vector_steps - 256 // 4 + 1)
 
 
 # -- the chapter's experiments (deepref.rl.experiments) -------------------------
 
 
-def test_experiment_records_are_plain_json_and_dqn_learner_is_the_dqn_run():
-    tiny = dict(total_steps=800, eval_episodes=2)
-    record = rl_experiments.dqn_run(rl_experiments.DQNRun(**tiny), seed=1)
+def test_experiment_records_are_plain_json_and_dqn_learner_is_the_book_dqn():
+    tiny = rl.DQNConfig(total_steps=800, learning_starts=200, hidden=(8,))
+    record = rl_experiments.dqn_run(rl_experiments.DQNRunConfig(tiny, eval_episodes=2), seed=1)
     assert json.loads(json.dumps(record)) == record
     assert record["env_steps"] == 800 and len(record["eval_returns"]) == 2
     assert record["episodes"] == len(record["episode_returns"]) == len(record["episode_steps"])
-    as_learner = rl_experiments.learner_run(rl_experiments.LearnerRun("dqn", **tiny), seed=1)
-    timeless = lambda r: {k: v for k, v in r.items() if k != "wall_seconds"}  # noqa: E731
-    assert timeless(as_learner) == timeless(record)
+    assert np.isfinite(record["start_value"])
+    book = rl_experiments.DQNRunConfig(dataclasses.replace(rl_experiments.BOOK_DQN, total_steps=800),
+                                       eval_episodes=2)
+    as_learner = rl_experiments.learner_run(rl_experiments.LearnerConfig("dqn", 800, eval_episodes=2), seed=1)
+    timeless = lambda r: {k: v for k, v in r.items() if k not in ("wall_seconds", "start_value")}  # noqa: E731
+    assert timeless(as_learner) == timeless(rl_experiments.dqn_run(book, seed=1))
 
 
 @pytest.mark.parametrize("learner", rl.ALGORITHMS)
 def test_policy_gradient_experiment_runs(learner):
-    config = rl_experiments.LearnerRun(learner, total_steps=512, eval_episodes=2)
+    config = rl_experiments.LearnerConfig(learner, total_steps=512, eval_episodes=2)
     record = rl_experiments.learner_run(config, seed=0)
     assert record["env_steps"] >= 512 and np.isfinite(record["eval_mean"])
 
 
 def test_experiment_configs_are_checked():
     with pytest.raises(ValueError, match="learner"):
-        rl_experiments.learner_run(rl_experiments.LearnerRun("sac"), seed=0)
+        rl_experiments.LearnerConfig("sac")
     with pytest.raises(ValueError, match="eval_episodes"):
-        rl_experiments.dqn_run(rl_experiments.DQNRun(eval_episodes=0), seed=0)
+        rl_experiments.DQNRunConfig(eval_episodes=0)
+    with pytest.raises(ValueError, match="CartPole-v1"):
+        rl_experiments.DQNRunConfig(rl.DQNConfig(env_id="Acrobot-v1"))
 
 
-def test_the_solving_run_is_the_command_lines_with_a_longer_cap():
-    solve = rl_experiments.DQN_SOLVE.dqn_config(seed=3)
-    command = rl.DQNConfig(seed=3, eval_every=2000, target_return=475.0)
-    # the same exploration schedule: epsilon reaches its end after the same number of steps
-    assert solve.eps_fraction * solve.total_steps == command.eps_fraction * command.total_steps
-    assert dataclasses.replace(solve, total_steps=command.total_steps, eps_fraction=command.eps_fraction) == command
+def test_the_solving_run_is_the_command_lines():
+    from deepref.rl.__main__ import train_config
+
+    assert rl_experiments.DQN_SOLVE.dqn == train_config("dqn")
+
+
+def test_iqm_and_bootstrap_intervals():
+    assert rl_experiments.iqm([1.0, 2.0, 3.0, 4.0]) == 2.5
+    assert rl_experiments.iqm(np.arange(8.0)) == np.mean(np.arange(2.0, 6.0))
+    np.testing.assert_allclose(rl_experiments.iqm([[1.0, 2.0, 3.0, 100.0]] * 2), [2.5, 2.5])
+    scores = np.random.default_rng(0).normal(size=10)
+    low, high = rl_experiments.bootstrap_ci(scores)
+    assert low < rl_experiments.iqm(scores) < high
+    low, high = rl_experiments.paired_difference_ci(scores + 1.0, scores)
+    assert low == high == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        rl_experiments.paired_difference_ci(scores, scores[:5])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import current_namespace, default_rng, resolve_dtype
+from ..backend import current_namespace, resolve_dtype
+from ..nn.init import as_generator
 from ..validation import check_count, check_shape
 
 
@@ -26,7 +27,7 @@ class ReplayBuffer:
     ----------
     capacity : int
     observation_dim : int
-    seed : int, optional
+    seed : int or Generator, optional
         Seed of the sampling generator (same seed, same batches).
     dtype : str or dtype, optional
         Dtype of observations and rewards.
@@ -42,7 +43,7 @@ class ReplayBuffer:
     3
     """
 
-    def __init__(self, capacity: int, observation_dim: int, seed: int | None = None, dtype=None):
+    def __init__(self, capacity: int, observation_dim: int, seed=None, dtype=None):
         self.capacity = check_count("capacity", capacity)
         self.observation_dim = check_count("observation_dim", observation_dim)
         xp = self.xp = current_namespace()
@@ -54,7 +55,7 @@ class ReplayBuffer:
         self.terminated = xp.zeros(capacity, dtype=xp.bool)
         self.position = 0
         self.size = 0
-        self._rng = default_rng(seed)
+        self._rng = as_generator(seed)
 
     def __len__(self) -> int:
         return self.size
@@ -97,7 +98,17 @@ class ReplayBuffer:
                 f"the replay buffer holds {self.size} transitions, fewer than batch_size={batch_size}; "
                 "collect more experience (learning_starts) before sampling"
             )
-        index = self._rng.integers(0, self.size, size=batch_size, like=self.obs)
+        return self._take(self._rng.integers(0, self.size, size=batch_size, like=self.obs))
+
+    def latest(self, count: int) -> Batch:
+        """The ``count`` most recent transitions, oldest first (training without replay)."""
+        check_count("count", count)
+        if self.size < count:
+            raise ValueError(f"the replay buffer holds {self.size} transitions, fewer than count={count}")
+        xp = self.xp
+        return self._take((xp.arange(count, dtype=xp.int64) + (self.position - count)) % self.capacity)
+
+    def _take(self, index) -> Batch:
         take = self.xp.take
         return Batch(take(self.obs, index, axis=0), take(self.actions, index), take(self.rewards, index),
                      take(self.next_obs, index, axis=0), take(self.terminated, index))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .. import optim
 from ..backend import default_rng, get_namespace
+from ..lm.seeds import spawn_seeds
 from ..nn import one_hot
 from ..validation import check_count, check_in_range, check_positive
 from .buffer import ReplayBuffer
@@ -25,24 +26,29 @@ from .losses import huber_backward, huber_forward
 from .policy import Policy, mlp
 from .returns import td_target
 from .tabular import check_discount
-from .training import ProgressFn, RunLog, TrainResult, check_env_obs, checked_loss, start_run
+from .training import SYNC_EVERY, ProgressFn, RunLog, TrainResult, check_env_obs, start_run
 
 
-@dataclass
+@dataclass(frozen=True)
 class DQNConfig:
-    """Hyperparameters of :func:`train_dqn` (defaults: a fast CartPole-v1 configuration).
+    """Hyperparameters of :func:`train_dqn`, checked when made (defaults: CartPole-v1 solved, see below).
 
-    ``total_steps`` counts environment steps over all ``num_envs``. One update
-    of ``batch_size`` transitions follows every vector step once
-    ``learning_starts`` transitions are stored (``updates_per_step`` of them).
-    ``replay=False`` trains on the most recent ``batch_size`` transitions only;
-    ``target_network=False`` computes targets with the online network itself.
-    ``tau`` set: Polyak averaging after every update; ``tau=None``: a hard copy
-    every ``target_every`` updates.
+    ``total_steps`` counts environment steps over all ``num_envs``. Once
+    ``learning_starts`` transitions are stored, ``updates_per_step`` updates on
+    ``batch_size`` transitions follow every vector step. Epsilon falls linearly
+    from ``eps_start`` to ``eps_end`` over the first ``eps_steps`` environment
+    steps. ``replay=False`` trains every update on the ``batch_size`` most
+    recent transitions, in the order they were collected (no replay buffer);
+    ``target_network=False`` computes the targets with the online network
+    itself. ``tau`` set: Polyak averaging after every update; ``tau=None``: a
+    hard copy every ``target_every`` updates. ``eval_every`` set: the greedy
+    policy is evaluated that often and the best one is kept; ``target_return``
+    set: training stops once an evaluation on ``eval_episodes`` episodes
+    reaches it. The defaults are those of ``python -m deepref.rl train dqn``.
     """
 
     env_id: str = "CartPole-v1"
-    total_steps: int = 60_000
+    total_steps: int = 100_000
     num_envs: int = 4
     hidden: tuple = (128, 128)
     lr: float = 1e-3
@@ -55,7 +61,7 @@ class DQNConfig:
     tau: float | None = 0.005
     eps_start: float = 1.0
     eps_end: float = 0.02
-    eps_fraction: float = 0.1
+    eps_steps: int = 6_000
     double: bool = True
     huber_delta: float = 1.0
     grad_clip: float | None = 10.0
@@ -64,28 +70,29 @@ class DQNConfig:
     eval_every: int | None = None
     eval_episodes: int = 100
     target_return: float | None = None
-    seed: int = 0
 
-    def validate(self) -> DQNConfig:
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(check_count("hidden", h) for h in self.hidden))
         for name in ("total_steps", "num_envs", "batch_size", "buffer_size", "updates_per_step", "target_every",
                      "eval_episodes"):
             check_count(name, getattr(self, name))
-        check_count("learning_starts", self.learning_starts, minimum=0)
+        for name in ("learning_starts", "eps_steps"):
+            check_count(name, getattr(self, name), minimum=0)
+        if self.eval_every is not None:
+            check_count("eval_every", self.eval_every)
         check_positive("lr", self.lr)
         check_discount(self.gamma)
         for name in ("eps_start", "eps_end"):
             check_in_range(name, getattr(self, name), 0.0, 1.0, closed="both")
-        check_in_range("eps_fraction", self.eps_fraction, 0.0, 1.0, closed="right")
         if self.tau is not None:
             check_in_range("tau", self.tau, 0.0, 1.0, closed="right")
         if self.buffer_size < self.batch_size:
             raise ValueError(f"buffer_size={self.buffer_size} must be at least batch_size={self.batch_size}")
-        return self
 
 
-def linear_epsilon(step: int, total: int, start: float, end: float, fraction: float) -> float:
-    """Exploration rate falling linearly from ``start`` to ``end`` over the first ``fraction * total`` steps."""
-    progress = min(step / max(fraction * total, 1.0), 1.0)
+def linear_epsilon(step: int, start: float, end: float, steps: int) -> float:
+    """Exploration rate falling linearly from ``start`` to ``end`` over the first ``steps`` steps."""
+    progress = min(step / max(steps, 1), 1.0)
     return start + progress * (end - start)
 
 
@@ -121,62 +128,66 @@ def dqn_targets(online, target, batch, gamma: float, double: bool):
     return td_target(batch.rewards, next_values, batch.terminated, gamma)
 
 
-def dqn_update(online, target, optimizer, batch, config: DQNConfig,
-               update: int = 0) -> float:
-    """One gradient step on the Huber TD loss; returns the loss (before the step).
-
-    A NaN or infinite loss raises ``FloatingPointError`` before any parameter changes.
-    """
+def dqn_update(online, target, optimizer, batch, config: DQNConfig):
+    """One gradient step on the Huber TD loss; returns the loss before the step (a 0-d device array)."""
     xp = get_namespace(batch.obs)
     y = dqn_targets(online, target, batch, config.gamma, config.double)
     q = online.forward(batch.obs)
     mask = one_hot(batch.actions, q.shape[1], q.dtype)
     loss, cache = huber_forward(xp.sum(q * mask, axis=1), y, config.huber_delta)
-    value = checked_loss(loss, update)
     dpred, _ = huber_backward(1.0, cache)
     optimizer.zero_grad()
     online.backward(dpred[:, None] * mask)
     if config.grad_clip is not None:
         optim.clip_grad_norm(online.parameters(), config.grad_clip)
     optimizer.step()
-    return value
+    return loss
 
 
-def train_dqn(config: DQNConfig | None = None, progress: ProgressFn | None = None) -> TrainResult:
+def train_dqn(config: DQNConfig | None = None, seed=0, progress: ProgressFn | None = None) -> TrainResult:
     """Train a DQN agent on ``config.env_id``; see :class:`DQNConfig` and the module docstring.
 
-    Errors as for :func:`~deepref.rl.training.start_run` (bad config or
-    environment) and :func:`dqn_update` (a loss that turns NaN).
+    ``seed`` (an int or a generator) feeds independent streams for the
+    environment, the initial weights, exploration, replay sampling and the
+    evaluation episodes. Ctrl-C (``KeyboardInterrupt``) stops training and
+    returns the policy as it is, with ``interrupted=True``. Raises
+    ``ValueError`` for an environment without discrete actions and
+    ``FloatingPointError`` when the loss turns NaN or infinite.
     """
-    config, env, obs, sizes = start_run(config or DQNConfig())
-    online = mlp(sizes, seed=config.seed)
-    target = mlp(sizes, seed=config.seed) if config.target_network else online
-    copy_parameters(online, target)
+    config = config or DQNConfig()
+    env_seed, init_seed, act_seed, replay_seed, eval_seed = spawn_seeds(seed, 5)
+    env, obs, sizes = start_run(config, env_seed)
+    online = mlp(sizes, seed=init_seed)
+    target = mlp(sizes, seed=init_seed) if config.target_network else online
     optimizer = optim.Adam(online.parameters(), lr=config.lr)
     capacity = config.buffer_size if config.replay else config.batch_size
-    buffer = ReplayBuffer(capacity, env.observation_dim, seed=config.seed)
-    rng = default_rng(config.seed + 1)
-    log = RunLog(config, Policy(online, sizes, "relu", "dqn"), progress)
-    updates, env_steps = 0, 0
-    while env_steps < config.total_steps:
-        epsilon = linear_epsilon(env_steps, config.total_steps, config.eps_start, config.eps_end,
-                                 config.eps_fraction)
-        actions = epsilon_greedy_actions(online.forward(obs), epsilon, rng)
-        step = env.step(actions)
-        check_env_obs(env, step.obs)
-        buffer.add(obs, actions, step.reward, step.final_obs, step.terminated)
-        env_steps += config.num_envs
-        log.tracker.update(step.reward, step.terminated, step.truncated, env_steps)
-        obs = step.obs
-        if env_steps >= config.learning_starts and len(buffer) >= config.batch_size:
-            for _ in range(config.updates_per_step):
-                updates += 1
-                batch = buffer.sample(config.batch_size)
-                log.losses.append(dqn_update(online, target, optimizer, batch, config, updates))
-                if config.tau is not None:
-                    copy_parameters(online, target, config.tau)
-                elif updates % config.target_every == 0:
-                    copy_parameters(online, target)
-        if log.after_step(env_steps):
-            break
+    buffer = ReplayBuffer(capacity, env.observation_dim, seed=replay_seed)
+    rng = default_rng(act_seed)
+    log = RunLog(config, Policy(online, sizes, "relu", "dqn", config.env_id), eval_seed, progress)
+    env_steps, vector_steps, updates = 0, 0, 0
+    try:
+        while env_steps < config.total_steps:
+            epsilon = linear_epsilon(env_steps, config.eps_start, config.eps_end, config.eps_steps)
+            actions = epsilon_greedy_actions(online.forward(obs), epsilon, rng)
+            step = env.step(actions)
+            check_env_obs(env, step.obs)
+            buffer.add(obs, actions, step.reward, step.final_obs, step.terminated)
+            env_steps, vector_steps = env_steps + config.num_envs, vector_steps + 1
+            log.tracker.update(step.reward, step.terminated, step.truncated, env_steps)
+            obs = step.obs
+            if env_steps >= config.learning_starts and len(buffer) >= config.batch_size:
+                for _ in range(config.updates_per_step):
+                    batch = buffer.sample(config.batch_size) if config.replay else buffer.latest(config.batch_size)
+                    log.pending_losses.append(dqn_update(online, target, optimizer, batch, config))
+                    updates += 1
+                    if target is online:
+                        continue
+                    if config.tau is not None:
+                        copy_parameters(online, target, config.tau)
+                    elif updates % config.target_every == 0:
+                        copy_parameters(online, target)
+            if log.after_steps(env_steps, sync=vector_steps % SYNC_EVERY == 0):
+                break
+    except KeyboardInterrupt:
+        log.interrupted = True
     return log.result(env_steps)

@@ -1,108 +1,104 @@
 """The deep RL chapter's CartPole experiments, as functions of a config and a seed.
 
 Each run trains a learner on CartPole-v1 and scores its greedy policy on
-Gymnasium's environment. The chapter calls :func:`train_dqn_run` and
+held-out Gymnasium episodes (seeds ``EVAL_SEED + i``, which no evaluation
+during training plays). The chapter calls :func:`train_dqn_run` and
 :func:`train_learner_run`, which return the :class:`~deepref.rl.TrainResult`
 and the evaluation returns; :func:`dqn_run` and :func:`learner_run` turn the
 same runs into plain records for ``python -m deepref reproduce deep_rl``.
+:func:`iqm` and :func:`bootstrap_ci` summarise scores over seeds as Agarwal
+et al. (2021) recommend.
 
->>> record = dqn_run(DQNRun(total_steps=400, learning_starts=200, hidden=(8,), eval_episodes=2), seed=0)
+>>> tiny = DQNConfig(total_steps=400, learning_starts=200, hidden=(8,))
+>>> record = dqn_run(DQNRunConfig(tiny, eval_episodes=2), seed=0)
 >>> record["env_steps"], len(record["eval_returns"])
 (400, 2)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..validation import check_choice, check_count
+from ..backend import get_namespace
+from ..validation import check_choice, check_count, check_in_range
 from .dqn import DQNConfig, train_dqn
+from .envs import CartPoleVec
 from .pg import ALGORITHMS, pg_config, train_pg
 from .policy import evaluate_policy
 from .training import TrainResult
 
 ENV_ID = "CartPole-v1"
 LEARNERS = ("dqn", *ALGORITHMS)
-"""The learners :class:`LearnerRun` can train."""
+"""The learners :class:`LearnerConfig` can train."""
+
+EVAL_SEED = 2**32
+"""First seed of the held-out evaluation episodes (training evaluations use seeds below 2**31 + 100)."""
+
+BOOK_DQN = DQNConfig(total_steps=12_000, hidden=(64, 64), updates_per_step=1, learning_starts=500, eps_steps=3_600)
+"""The chapter's DQN: 12 000 environment steps, a small network, one update per vector step."""
+
+DQN_VARIANTS = {
+    "DQN": BOOK_DQN,
+    "no target network": replace(BOOK_DQN, target_network=False),
+    "no replay": replace(BOOK_DQN, replay=False),
+}
+"""The chapter's DQN ablation: each stabiliser removed in turn."""
 
 
 @dataclass(frozen=True)
-class DQNRun:
-    """A DQN run on CartPole-v1 and the evaluation of its greedy policy.
+class DQNRunConfig:
+    """A DQN run (``dqn``) on CartPole-v1 and the evaluation of its greedy policy on ``eval_episodes``."""
 
-    The defaults are the chapter's budget (12 000 environment steps, a small
-    network, one update per vector step); :data:`DQN_SOLVE` is the run that
-    trains until a 100-episode evaluation reaches the solved threshold. The
-    fields from ``total_steps`` to ``target_return`` are those of
-    :class:`~deepref.rl.DQNConfig`; the greedy policy kept at the end is scored
-    on ``eval_episodes`` Gymnasium episodes seeded from ``eval_seed``.
-    """
-
-    total_steps: int = 12_000
-    hidden: tuple = (64, 64)
-    updates_per_step: int = 1
-    learning_starts: int = 500
-    eps_fraction: float = 0.3
-    tau: float | None = 0.005
-    target_network: bool = True
-    replay: bool = True
-    eval_every: int | None = None
-    target_return: float | None = None
+    dqn: DQNConfig = BOOK_DQN
     eval_episodes: int = 20
-    eval_seed: int = 1000
+    eval_seed: int = EVAL_SEED
 
-    def dqn_config(self, seed: int) -> DQNConfig:
-        """The :class:`~deepref.rl.DQNConfig` of this run with ``seed``."""
-        return DQNConfig(
-            env_id=ENV_ID, total_steps=self.total_steps, hidden=tuple(self.hidden),
-            updates_per_step=self.updates_per_step, learning_starts=self.learning_starts,
-            eps_fraction=self.eps_fraction, tau=self.tau, target_network=self.target_network,
-            replay=self.replay, eval_every=self.eval_every, target_return=self.target_return,
-            seed=seed,
-        )
+    def __post_init__(self):
+        if self.dqn.env_id != ENV_ID:
+            raise ValueError(f"the chapter's runs are on {ENV_ID}, got env_id={self.dqn.env_id!r}")
+        check_count("eval_episodes", self.eval_episodes)
+        check_count("eval_seed", self.eval_seed, minimum=0)
 
 
-DQN_SOLVE = DQNRun(total_steps=100_000, hidden=(128, 128), updates_per_step=2, learning_starts=1_000,
-                   eps_fraction=0.06, eval_every=2_000, target_return=475.0, eval_episodes=100, eval_seed=0)
-"""The command line's DQN (``python -m deepref.rl train dqn --target 475``), capped at 100 000 steps.
-
-Exploration falls over the first 6 000 steps, as with the command's default
-60 000-step budget, so a run that solves within 60 000 steps is the same run.
-"""
+DQN_SOLVE = DQNRunConfig(DQNConfig(eval_every=2_000, target_return=475.0), eval_episodes=100)
+"""The command line's DQN (``python -m deepref.rl train dqn``): up to 100 000 steps, stopped at 475."""
 
 
 @dataclass(frozen=True)
-class LearnerRun:
+class LearnerConfig:
     """One learner (``"dqn"``, ``"reinforce"``, ``"a2c"`` or ``"ppo"``) trained for ``total_steps``.
 
-    DQN uses :class:`DQNRun`'s defaults, the policy-gradient learners
-    :func:`~deepref.rl.pg_config`'s; the greedy policy is scored on
-    ``eval_episodes`` Gymnasium episodes seeded from ``eval_seed``.
+    DQN is :data:`BOOK_DQN` with this budget, the policy-gradient learners
+    :func:`~deepref.rl.pg_config`'s defaults; the greedy policy is scored on
+    ``eval_episodes`` held-out episodes.
     """
 
     learner: str = "ppo"
     total_steps: int = 12_000
     eval_episodes: int = 20
-    eval_seed: int = 1000
+    eval_seed: int = EVAL_SEED
+
+    def __post_init__(self):
+        check_choice("learner", self.learner, LEARNERS)
+        check_count("total_steps", self.total_steps)
+        check_count("eval_episodes", self.eval_episodes)
+        check_count("eval_seed", self.eval_seed, minimum=0)
 
 
-def train_dqn_run(config: DQNRun, seed: int) -> tuple[TrainResult, np.ndarray]:
+def train_dqn_run(config: DQNRunConfig, seed) -> tuple[TrainResult, np.ndarray]:
     """Train DQN as ``config`` says; the result and the ``(eval_episodes,)`` evaluation returns."""
-    check_count("eval_episodes", config.eval_episodes)
-    result = train_dqn(config.dqn_config(seed))
+    result = train_dqn(config.dqn, seed)
     return result, evaluate_policy(result.policy, ENV_ID, config.eval_episodes, config.eval_seed)
 
 
-def train_learner_run(config: LearnerRun, seed: int) -> tuple[TrainResult, np.ndarray]:
+def train_learner_run(config: LearnerConfig, seed) -> tuple[TrainResult, np.ndarray]:
     """Train ``config.learner``; the result and the ``(eval_episodes,)`` evaluation returns."""
-    check_choice("learner", config.learner, LEARNERS)
     if config.learner == "dqn":
-        return train_dqn_run(DQNRun(total_steps=config.total_steps, eval_episodes=config.eval_episodes,
-                                    eval_seed=config.eval_seed), seed)
-    check_count("eval_episodes", config.eval_episodes)
-    result = train_pg(pg_config(config.learner, env_id=ENV_ID, total_steps=config.total_steps, seed=seed))
+        result = train_dqn(replace(BOOK_DQN, total_steps=config.total_steps), seed)
+    else:
+        result = train_pg(pg_config(config.learner, env_id=ENV_ID, total_steps=config.total_steps), seed)
     return result, evaluate_policy(result.policy, ENV_ID, config.eval_episodes, config.eval_seed)
 
 
@@ -115,8 +111,8 @@ def run_record(result: TrainResult, eval_returns) -> dict:
         ``episode_returns`` and ``episode_steps`` (lists, one entry per
         finished training episode: its return and the environment steps when
         it ended), ``episodes``, ``env_steps``, ``solved_at`` (int or None),
-        ``eval_returns`` (list), ``eval_mean``, ``eval_std`` and
-        ``wall_seconds``.
+        ``evaluations`` (list of ``[steps, mean, episodes]`` during training),
+        ``eval_returns`` (list), ``eval_mean``, ``eval_std`` and ``wall_seconds``.
     """
     eval_returns = np.asarray(eval_returns, dtype=float)
     return {
@@ -125,6 +121,7 @@ def run_record(result: TrainResult, eval_returns) -> dict:
         "episodes": len(result.episode_returns),
         "env_steps": int(result.env_steps),
         "solved_at": None if result.solved_at is None else int(result.solved_at),
+        "evaluations": [[int(s), float(m), int(n)] for s, m, n in result.evaluations],
         "eval_returns": eval_returns.tolist(),
         "eval_mean": float(eval_returns.mean()),
         "eval_std": float(eval_returns.std()),
@@ -132,11 +129,80 @@ def run_record(result: TrainResult, eval_returns) -> dict:
     }
 
 
-def dqn_run(config: DQNRun, seed: int) -> dict:
-    """:func:`train_dqn_run` as a record (see :func:`run_record`)."""
-    return run_record(*train_dqn_run(config, seed))
+def start_value(q_net, states: int = 256, seed: int = EVAL_SEED) -> float:
+    """Mean of ``max_a Q(s, a)`` over ``states`` CartPole start states (seeded by ``seed``).
+
+    No discounted return of CartPole with ``gamma = 0.99`` exceeds
+    ``1 / (1 - gamma) = 100``, so a larger value is an overestimate.
+    """
+    env = CartPoleVec(check_count("states", states))
+    q = q_net.forward(env.reset(seed=seed))
+    xp = get_namespace(q)
+    return float(xp.mean(xp.max(q, axis=1)))
 
 
-def learner_run(config: LearnerRun, seed: int) -> dict:
+def dqn_run(config: DQNRunConfig, seed) -> dict:
+    """:func:`train_dqn_run` as a record (see :func:`run_record`), with the :func:`start_value` of its Q-network."""
+    result, eval_returns = train_dqn_run(config, seed)
+    return {**run_record(result, eval_returns), "start_value": start_value(result.policy.net)}
+
+
+def learner_run(config: LearnerConfig, seed) -> dict:
     """:func:`train_learner_run` as a record (see :func:`run_record`)."""
     return run_record(*train_learner_run(config, seed))
+
+
+def iqm(scores, axis=-1):
+    """Interquartile mean: the mean of the middle half of ``scores`` along ``axis`` (Agarwal et al. 2021).
+
+    With ``n`` scores it weights the sorted scores as a 25% trimmed mean does,
+    giving the scores that straddle a quartile their fractional share.
+
+    >>> float(iqm([1.0, 2.0, 3.0, 4.0]))
+    2.5
+    >>> float(iqm([0.0, 10.0, 10.0, 10.0, 1000.0]))
+    10.0
+    """
+    scores = np.sort(np.asarray(scores, dtype=float), axis=axis)
+    n = scores.shape[axis]
+    check_count("number of scores", n)
+    edges = np.arange(n + 1) / n  # score k covers [k/n, (k+1)/n) of the distribution
+    weights = np.clip(np.minimum(edges[1:], 0.75) - np.maximum(edges[:-1], 0.25), 0.0, None) * 2.0
+    shape = [1] * scores.ndim
+    shape[axis] = n
+    return np.sum(scores * weights.reshape(shape), axis=axis)
+
+
+def bootstrap_ci(scores, statistic=iqm, level: float = 0.95, resamples: int = 2_000, seed=0):
+    """Percentile bootstrap interval of ``statistic`` over the seeds (the last axis) of ``scores``.
+
+    Parameters
+    ----------
+    scores : (S,) or (K, S) array
+        Scores of ``S`` seeds (of each of ``K`` learners).
+    statistic : callable
+        ``statistic(samples, axis=-1)``.
+    level : float
+    resamples : int
+    seed : int or numpy Generator
+
+    Returns
+    -------
+    (low, high) : floats, or arrays of shape (K,)
+    """
+    check_in_range("level", level, 0.0, 1.0, closed="neither")
+    check_count("resamples", resamples)
+    scores = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, scores.shape[-1], size=(resamples, scores.shape[-1]))
+    stats = statistic(scores[..., index], axis=-1)  # (..., resamples)
+    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2], axis=-1)
+    return low, high
+
+
+def paired_difference_ci(a, b, statistic=iqm, level: float = 0.95, resamples: int = 2_000, seed=0):
+    """Bootstrap interval of ``statistic(a - b)`` for scores ``a`` and ``b`` of the same ``S`` seeds."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired scores must have one shape, got {a.shape} and {b.shape}")
+    return bootstrap_ci(a - b, statistic, level, resamples, seed)

@@ -4,12 +4,17 @@ All three collect a rollout of ``rollout_steps`` steps from ``num_envs``
 environments with the current softmax policy, fit a critic ``V(s)`` by
 regression on the returns, and step the policy along an estimate of
 
-    grad J = E[ A(s, a) grad log pi(a | s) ]      (the log-derivative trick).
+    g = E[ A(s_t, a_t) grad log pi(a_t | s_t) ]      (the log-derivative trick),
+
+averaged over all steps ``t``. The gradient of ``J = E[G_0]`` carries a
+factor ``gamma^t`` at step ``t``; like other implementations these learners
+drop it, so ``g`` is not exactly a gradient of ``J`` (Nota and Thomas 2020).
 
 They differ in the advantage estimate ``A`` and in how often a rollout is reused:
 
-* ``reinforce``: ``A = G - V(s)`` (Monte Carlo return ``G``; ``baseline=False``
-  uses ``A = G``), one gradient step per rollout;
+* ``reinforce``: ``A = G - V(s)`` (Monte Carlo return ``G``, bootstrapped from
+  the critic where the rollout cuts an episode; ``baseline=False`` uses
+  ``A = G``), one gradient step per rollout;
 * ``a2c``: ``A`` by generalised advantage estimation (``lam < 1``), one step per rollout;
 * ``ppo``: GAE, then ``epochs`` passes over ``minibatches`` with the clipped surrogate.
 
@@ -19,11 +24,12 @@ ended, never where it terminated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from .. import optim
 from ..backend import default_rng, get_namespace
+from ..lm.seeds import spawn_seeds
 from ..validation import check_choice, check_count, check_in_range, check_positive
 from .losses import (
     clipped_surrogate_backward,
@@ -45,7 +51,6 @@ from .training import (
     RunLog,
     TrainResult,
     check_env_obs,
-    checked_loss,
     sample_categorical,
     start_run,
 )
@@ -53,9 +58,13 @@ from .training import (
 ALGORITHMS = ("reinforce", "a2c", "ppo")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PGConfig:
-    """Hyperparameters of :func:`train_pg`; :func:`pg_config` gives each algorithm's defaults."""
+    """Hyperparameters of :func:`train_pg`, checked when made; :func:`pg_config` gives each algorithm's defaults.
+
+    ``eval_every``, ``eval_episodes`` and ``target_return`` as in
+    :class:`~deepref.rl.DQNConfig`.
+    """
 
     algorithm: str = "ppo"
     env_id: str = "CartPole-v1"
@@ -78,12 +87,14 @@ class PGConfig:
     eval_every: int | None = None
     eval_episodes: int = 100
     target_return: float | None = None
-    seed: int = 0
 
-    def validate(self) -> PGConfig:
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(check_count("hidden", h) for h in self.hidden))
         check_choice("algorithm", self.algorithm, ALGORITHMS)
         for name in ("total_steps", "num_envs", "rollout_steps", "epochs", "minibatches", "eval_episodes"):
             check_count(name, getattr(self, name))
+        if self.eval_every is not None:
+            check_count("eval_every", self.eval_every)
         check_positive("lr", self.lr)
         check_discount(self.gamma)
         check_in_range("lam", self.lam, 0.0, 1.0, closed="both")
@@ -91,7 +102,6 @@ class PGConfig:
         if (self.num_envs * self.rollout_steps) % self.minibatches:
             raise ValueError(f"minibatches={self.minibatches} must divide num_envs * rollout_steps "
                              f"= {self.num_envs * self.rollout_steps}")
-        return self
 
 
 def pg_config(algorithm: str, **overrides) -> PGConfig:
@@ -102,14 +112,13 @@ def pg_config(algorithm: str, **overrides) -> PGConfig:
     step per short rollout; PPO several clipped epochs.
     """
     check_choice("algorithm", algorithm, ALGORITHMS)
-    base = PGConfig(algorithm=algorithm)
     defaults = {
         "reinforce": dict(lam=1.0, epochs=1, minibatches=1, rollout_steps=128, normalize_advantages=False,
                           lr=1e-3, grad_clip=None),
         "a2c": dict(lam=0.95, epochs=1, minibatches=1, rollout_steps=16, lr=1e-3),
         "ppo": dict(),
     }[algorithm]
-    return replace(base, **{**defaults, **overrides})
+    return PGConfig(algorithm=algorithm, **{**defaults, **overrides})
 
 
 class Rollout(NamedTuple):
@@ -158,11 +167,8 @@ def normalized(a):
     return (a - xp.mean(a)) / (xp.std(a) + 1e-8)
 
 
-def pg_update(actor, critic, optimizer, batch: Rollout, config: PGConfig, update: int = 0) -> float:
-    """One gradient step on the policy, entropy and value losses of ``batch``; returns the total loss.
-
-    A NaN or infinite loss raises ``FloatingPointError`` before any parameter changes.
-    """
+def pg_update(actor, critic, optimizer, batch: Rollout, config: PGConfig):
+    """One gradient step on the policy, entropy and value losses of ``batch``; returns the total loss (0-d)."""
     advantages = normalized(batch.advantages) if config.normalize_advantages else batch.advantages
     logits = actor.forward(batch.obs)
     if config.algorithm == "ppo":
@@ -177,7 +183,7 @@ def pg_update(actor, critic, optimizer, batch: Rollout, config: PGConfig, update
         dlogits = dlogits - config.ent_coef * entropy_backward(1.0, entropy_cache)
     values = critic.forward(batch.obs)
     value_loss, value_cache = value_loss_forward(values[:, 0], batch.returns)
-    total = checked_loss(policy_loss - config.ent_coef * entropy + config.vf_coef * value_loss, update)
+    total = policy_loss - config.ent_coef * entropy + config.vf_coef * value_loss
     optimizer.zero_grad()
     actor.backward(dlogits)
     critic.backward(config.vf_coef * value_loss_backward(1.0, value_cache)[:, None])
@@ -201,24 +207,34 @@ def minibatches(rollout: Rollout, count: int, rng):
         yield Rollout(*(xp.take(a, index, axis=0) for a in rollout))
 
 
-def train_pg(config: PGConfig | None = None, progress: ProgressFn | None = None) -> TrainResult:
+def train_pg(config: PGConfig | None = None, seed=0, progress: ProgressFn | None = None) -> TrainResult:
     """Train REINFORCE, A2C or PPO (``config.algorithm``) and return the greedy policy and the curves.
 
-    Errors as for :func:`~deepref.rl.training.start_run` (bad config or
-    environment) and :func:`pg_update` (a loss that turns NaN).
+    ``seed`` (an int or a generator) feeds independent streams for the
+    environment, the actor's and the critic's initial weights, action sampling
+    and minibatches, and the evaluation episodes. Ctrl-C stops training and
+    returns the policy as it is (``interrupted=True``). Raises ``ValueError``
+    for an environment without discrete actions and ``FloatingPointError``
+    when the loss turns NaN or infinite (checked once per rollout).
     """
-    config, env, obs, sizes = start_run(config or pg_config("ppo"))
-    actor = mlp(sizes, config.activation, seed=config.seed)
-    critic = mlp([env.observation_dim, *config.hidden, 1], config.activation, seed=config.seed + 7919)
+    config = config or pg_config("ppo")
+    env_seed, actor_seed, critic_seed, sample_seed, eval_seed = spawn_seeds(seed, 5)
+    env, obs, sizes = start_run(config, env_seed)
+    actor = mlp(sizes, config.activation, seed=actor_seed)
+    critic = mlp([env.observation_dim, *config.hidden, 1], config.activation, seed=critic_seed)
     optimizer = optim.Adam(actor.parameters() + critic.parameters(), lr=config.lr)
-    rng = default_rng(config.seed + 1)
-    log = RunLog(config, Policy(actor, sizes, config.activation, config.algorithm), progress)
+    rng = default_rng(sample_seed)
+    log = RunLog(config, Policy(actor, sizes, config.activation, config.algorithm, config.env_id), eval_seed,
+                 progress)
     env_steps = 0
-    while env_steps < config.total_steps:
-        rollout, obs, env_steps = collect_rollout(env, obs, actor, critic, rng, config, log.tracker, env_steps)
-        for _ in range(config.epochs):
-            for batch in minibatches(rollout, config.minibatches, rng):
-                log.losses.append(pg_update(actor, critic, optimizer, batch, config, len(log.losses) + 1))
-        if log.after_step(env_steps):
-            break
+    try:
+        while env_steps < config.total_steps:
+            rollout, obs, env_steps = collect_rollout(env, obs, actor, critic, rng, config, log.tracker, env_steps)
+            for _ in range(config.epochs):
+                for batch in minibatches(rollout, config.minibatches, rng):
+                    log.pending_losses.append(pg_update(actor, critic, optimizer, batch, config))
+            if log.after_steps(env_steps):
+                break
+    except KeyboardInterrupt:
+        log.interrupted = True
     return log.result(env_steps, critic)

@@ -2,7 +2,8 @@
 
 A saved policy is an ``.npz`` file (read with ``allow_pickle=False``) holding
 the network's parameters and a few plain arrays that describe it: the layer
-sizes, the activation and the algorithm that trained it. Anyone can load it
+sizes, the activation, the algorithm that trained it and the environment
+it was trained on. Anyone can load it
 with :func:`load_policy` and call ``act(obs)`` in their own loop.
 """
 
@@ -13,15 +14,18 @@ from os import PathLike
 import numpy as np
 
 from .. import nn
-from ..backend import current_namespace, get_namespace, resolve_dtype, to_numpy
+from ..backend import Generator, current_namespace, get_namespace, resolve_dtype, to_numpy
+from ..nn.init import as_generator
 from ..validation import check_choice, check_count
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 """Hidden-layer nonlinearities of :func:`mlp`."""
 
 
-def mlp(sizes, activation: str = "relu", seed: int = 0, dtype=None) -> nn.Sequential:
+def mlp(sizes, activation: str = "relu", seed=0, dtype=None) -> nn.Sequential:
     """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between layers.
+
+    ``seed`` (an int or a generator) draws the initial weights of all layers in turn.
 
     >>> [p.shape for p in mlp([4, 8, 2]).parameters()]
     [(4, 8), (8,), (8, 2), (2,)]
@@ -30,9 +34,9 @@ def mlp(sizes, activation: str = "relu", seed: int = 0, dtype=None) -> nn.Sequen
     sizes = [check_count(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least an input and an output size, got {sizes}")
-    layers = []
+    rng, layers = as_generator(seed), []
     for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(d_in, d_out, seed=seed * 1000 + i, dtype=dtype))
+        layers.append(nn.Linear(d_in, d_out, seed=rng, dtype=dtype))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
@@ -50,13 +54,16 @@ class Policy:
     activation : str
     algorithm : str
         The learner that produced it ("dqn", "ppo", ...), kept as a label.
+    env_id : str
+        The Gymnasium id of the environment it was trained on ("" if unknown).
     """
 
-    def __init__(self, net: nn.Module, sizes, activation: str = "relu", algorithm: str = ""):
+    def __init__(self, net: nn.Module, sizes, activation: str = "relu", algorithm: str = "", env_id: str = ""):
         self.net = net
         self.sizes = [int(s) for s in sizes]
         self.activation = activation
         self.algorithm = algorithm
+        self.env_id = env_id
 
     @property
     def observation_dim(self) -> int:
@@ -100,7 +107,7 @@ class Policy:
         arrays = {f"param.{k}": v for k, v in self.net.state_dict().items()}
         arrays.update(
             {"meta.sizes": np.asarray(self.sizes, dtype=np.int64), "meta.activation": np.asarray(self.activation),
-             "meta.algorithm": np.asarray(self.algorithm)}
+             "meta.algorithm": np.asarray(self.algorithm), "meta.env_id": np.asarray(self.env_id)}
         )
         np.savez(path, **arrays)
 
@@ -114,19 +121,20 @@ def load_policy(path: str | PathLike) -> Policy:
             raise ValueError(f"{path} is not a deepref.rl policy file: missing {sorted(missing)}")
         sizes = archive["meta.sizes"].tolist()
         activation, algorithm = str(archive["meta.activation"]), str(archive["meta.algorithm"])
+        env_id = str(archive["meta.env_id"]) if "meta.env_id" in files else ""
         state = {k[len("param."):]: archive[k] for k in files if k.startswith("param.")}
     dtype = str(next(iter(state.values())).dtype)
     net = mlp(sizes, activation, dtype=resolve_dtype(dtype, current_namespace()))
     net.load_state_dict(state)
-    return Policy(net, sizes, activation, algorithm)
+    return Policy(net, sizes, activation, algorithm, env_id)
 
 
-def evaluate_policy(policy, env_id: str = "CartPole-v1", episodes: int = 100, seed: int = 0) -> np.ndarray:
+def evaluate_policy(policy, env_id: str = "CartPole-v1", episodes: int = 100, seed=0) -> np.ndarray:
     """Undiscounted returns of ``policy`` on ``episodes`` episodes of the real Gymnasium environment.
 
     The episodes run side by side (episode ``i`` is reset with seed
-    ``seed + i``), so the policy is called once per step on the batch of
-    running episodes.
+    ``seed + i``; a generator as ``seed`` draws the first seed), so the policy
+    is called once per step on the batch of running episodes.
 
     Parameters
     ----------
@@ -134,7 +142,7 @@ def evaluate_policy(policy, env_id: str = "CartPole-v1", episodes: int = 100, se
         Anything with ``act_batch(obs)`` mapping ``(N, D)`` backend arrays to ``(N,)`` actions.
     env_id : str
     episodes : int
-    seed : int
+    seed : int or Generator
 
     Returns
     -------
@@ -143,6 +151,9 @@ def evaluate_policy(policy, env_id: str = "CartPole-v1", episodes: int = 100, se
     import gymnasium as gym
 
     check_count("episodes", episodes)
+    if isinstance(seed, (Generator, np.random.Generator)):
+        seed = int(as_generator(seed).integers(0, 2**31, size=1, like=np.empty(0))[0])
+    seed = check_count("seed", seed, minimum=0)
     envs = [gym.make(env_id) for _ in range(episodes)]
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     returns = np.zeros(episodes)

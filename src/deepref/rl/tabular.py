@@ -16,12 +16,12 @@ Gymnasium environment one step at a time and keep their table on the host.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from ..backend import asarray, get_namespace, to_numpy
+from ..lm.seeds import spawn_seeds
 from ..validation import check_count, check_in_range, check_ndim, check_positive, check_shape
 
 
@@ -201,58 +201,57 @@ class TabularRun(NamedTuple):
     returns: np.ndarray
 
 
-def _td_control(env, target: Callable, episodes: int, alpha: float, gamma: float,
-                epsilon: float, seed: int, Q0=None) -> TabularRun:
-    """Shared loop of Q-learning and SARSA; ``target(Q, r, s2, a2, terminated)`` is the TD target."""
+def _td_control(env, sarsa: bool, episodes: int, alpha: float, gamma: float,
+                epsilon: float, seed, Q0=None) -> TabularRun:
+    """Q-learning (``sarsa=False``) or SARSA on ``env``, acting epsilon-greedily."""
     check_count("episodes", episodes)
     check_in_range("alpha", alpha, 0.0, 1.0, closed="right")
     check_discount(gamma)
     check_in_range("epsilon", epsilon, 0.0, 1.0, closed="both")
-    rng = np.random.default_rng(seed)
+    action_seed, env_seed = spawn_seeds(seed, 2)
+    rng = np.random.default_rng(action_seed)
     n_states, n_actions = env.observation_space.n, env.action_space.n
-    if Q0 is None:
-        Q = np.zeros((n_states, n_actions))
-    else:
-        Q = np.array(to_numpy(Q0), dtype=np.float64)
+    Q = np.zeros((n_states, n_actions)) if Q0 is None else np.array(to_numpy(Q0), dtype=np.float64)
     returns = np.zeros(episodes)
     for episode in range(episodes):
-        s, _ = env.reset(seed=seed + episode)
+        s, _ = env.reset(seed=env_seed if episode == 0 else None)
         a = epsilon_greedy(Q[s], epsilon, rng)
         done = False
         while not done:
             s2, r, terminated, truncated, _ = env.step(a)
-            a2 = epsilon_greedy(Q[s2], epsilon, rng)
-            Q[s, a] += alpha * (target(Q, r, s2, a2, terminated, gamma) - Q[s, a])
+            if sarsa:  # the target needs a', chosen before the update
+                a2 = epsilon_greedy(Q[s2], epsilon, rng)
+                y = r if terminated else r + gamma * Q[s2, a2]
+            else:
+                y = r if terminated else r + gamma * Q[s2].max()
+            Q[s, a] += alpha * (y - Q[s, a])
+            if not sarsa:  # the next action sees the update (it matters when s' = s)
+                a2 = epsilon_greedy(Q[s2], epsilon, rng)
             returns[episode] += r
             s, a, done = s2, a2, terminated or truncated
     return TabularRun(asarray(Q), returns)
 
 
-def _q_learning_target(Q, r, s2, a2, terminated, gamma):
-    return r + (0.0 if terminated else gamma * Q[s2].max())
-
-
-def _sarsa_target(Q, r, s2, a2, terminated, gamma):
-    return r + (0.0 if terminated else gamma * Q[s2, a2])
-
-
 def q_learning(env, episodes: int, alpha: float = 0.5, gamma: float = 0.99, epsilon: float = 0.1,
-               seed: int = 0, Q0=None) -> TabularRun:
+               seed=0, Q0=None) -> TabularRun:
     """Off-policy TD control: ``Q(s,a) += alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
 
     Acts epsilon-greedily; the target is greedy, so ``Q`` approaches ``Q*``
     whatever the exploration (as long as every pair keeps being visited). A
     terminal transition has target ``r`` (no bootstrap); a truncated one still
-    bootstraps from ``s'``.
+    bootstraps from ``s'``. The next action is chosen after the update, as in
+    Sutton and Barto's pseudocode. ``seed`` (an int or a generator) feeds
+    independent streams for the actions and the environment's first reset.
     """
-    return _td_control(env, _q_learning_target, episodes, alpha, gamma, epsilon, seed, Q0)
+    return _td_control(env, False, episodes, alpha, gamma, epsilon, seed, Q0)
 
 
 def sarsa(env, episodes: int, alpha: float = 0.5, gamma: float = 0.99, epsilon: float = 0.1,
-          seed: int = 0, Q0=None) -> TabularRun:
+          seed=0, Q0=None) -> TabularRun:
     """On-policy TD control: the target uses the action ``a'`` actually taken next.
 
     ``Q`` approaches the value of the epsilon-greedy policy itself, so SARSA
     learns to keep away from states where an exploratory action is costly.
+    ``seed`` as in :func:`q_learning`.
     """
-    return _td_control(env, _sarsa_target, episodes, alpha, gamma, epsilon, seed, Q0)
+    return _td_control(env, True, episodes, alpha, gamma, epsilon, seed, Q0)
