@@ -4,9 +4,10 @@ The specifications (:func:`deepref.nn.conv.im2col`, :func:`~deepref.nn.conv.col2
 gather with ``take`` and scatter with ``scatter_add``; on NumPy the same
 columns come from one copy out of a strided window view of the padded
 ``(C, H, W, N)`` input, and the adjoint adds them back one kernel offset at a
-time (within one offset no pixel repeats). Both give the specification's
-numbers exactly: a gather copies, and each pixel receives its contributions in
-the same order of kernel offsets.
+time (within one offset no pixel repeats). im2col gives the specification's
+numbers exactly (a gather copies); col2im adds each pixel's contributions in
+the specification's order, exactly so in float64 (in float32 the
+specification's NumPy scatter-add sums in double precision and rounds once).
 """
 
 from __future__ import annotations

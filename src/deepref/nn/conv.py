@@ -173,11 +173,12 @@ def im2col(x, geometry: Windows, fill: float = 0.0):
     if kernel is not None:
         return kernel(x, geometry, fill)
     n, c = x.shape[:2]
+    (hp, wp) = geometry.padded_hw
     padded = xp.permute_dims(pad2d(x, geometry.padding, fill), (1, 2, 3, 0))
-    pixels = xp.reshape(padded, (-1, n))
+    pixels = xp.reshape(padded, (c * hp * wp, n))
     index = window_index(xp, geometry, c)
     cols = xp.take(pixels, xp.reshape(index, (-1,)), axis=0)  # (K L, N)
-    return xp.reshape(cols, (index.shape[0], -1))
+    return xp.reshape(cols, (index.shape[0], index.shape[1] * n))
 
 
 def col2im(cols, geometry: Windows, channels: int):
@@ -203,7 +204,7 @@ def col2im(cols, geometry: Windows, channels: int):
     n = cols.shape[1] // (geometry.out_hw[0] * geometry.out_hw[1])
     index = xp.reshape(window_index(xp, geometry, channels), (-1,))
     pixels = xp.zeros((channels * hp * wp, n), dtype=cols.dtype)
-    pixels = scatter_add(pixels, index, xp.reshape(cols, (-1, n)))
+    pixels = scatter_add(pixels, index, xp.reshape(cols, (index.shape[0], n)))
     padded = xp.permute_dims(xp.reshape(pixels, (channels, hp, wp, n)), (3, 0, 1, 2))
     return padded[:, :, ph : ph + h, pw : pw + w]
 
