@@ -410,3 +410,16 @@ def test_multi_tensor_step_equals_the_per_parameter_step_on_the_gpu(case, dtype,
     theirs = run()
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_wrong_upstream_shape_fails_before_any_kernel_runs(cell):
+    def launch(*args):
+        raise AssertionError("a kernel was launched")
+
+    x, state, weights, dout, dstate = _problem(cell, SHAPES["odd"], "float64", True)
+    cache = cupy_recurrent.FORWARD[cell](np, lambda *args: None, x, state, *weights)[2]
+    with pytest.raises(ValueError, match=r"dout must have shape \(3, 5, 6\)"):
+        cupy_recurrent.BACKWARD[cell](np, launch, dout[:, :-1], dstate, cache)
+    with pytest.raises(ValueError, match=r"final state 0 must have shape \(3, 6\)"):
+        cupy_recurrent.BACKWARD[cell](np, launch, dout, (dstate[0][:, :-1], *dstate[1:]), cache)

@@ -238,3 +238,16 @@ def test_clipping_reads_the_global_norm_back_once_per_step(monkeypatch):
     few = _host_reads_in_one_epoch(monkeypatch, 4, clip_norm=1.0)
     many = _host_reads_in_one_epoch(monkeypatch, 16, clip_norm=1.0)
     assert many - few == 12, f"{few} reads in 4 steps, {many} in 16"
+
+
+def test_the_check_runs_chapters_and_reports_them_as_on_a_gpu(gpu_check, monkeypatch, tmp_path):
+    """The orchestration, with the GPU faked and the intro chapter run on NumPy."""
+    monkeypatch.setattr(gpu_check, "gpu_status", lambda: (True, "a GPU (faked)"))
+    monkeypatch.setattr(gpu_check, "backend_env", lambda name="cupy": gpu_check.os.environ | {
+        "DEEPREF_BACKEND": "numpy", "PYTHONPATH": str(ROOT / "src")})
+    monkeypatch.setattr(gpu_check, "executable_chapters", lambda: [gpu_check.BOOK / "intro.md"])
+    assert gpu_check.main(["--out", str(tmp_path), "--skip", "unit", "bench", "--budget", "120"]) == 0
+    report = (tmp_path / "gpu_report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| intro |"))
+    assert row.startswith("| intro | ok |")
+    assert (tmp_path / "scripts" / "chapter_intro.py").exists()

@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..validation import check_shape
 from . import register
 from .cupy_optim import C_TYPES, DEVICE_PRELUDE, MAX_BLOCKS, OPTIONS, THREADS
 
@@ -284,6 +285,20 @@ def gru_forward(xp, launch, x, state, w_x, w_h, b_x, b_h):
     return _finish(xp, hs, (hs[steps],), RecurrentKernelCache("gru", x_rows, hs, gates, (ah_n,), w_x, w_h))
 
 
+def _upstream(xp, dout, dstate, hidden_states):
+    """``dout`` as a C-ordered ``(N, T, H)`` array of the cache's dtype, after checking it and ``dstate``'s shapes.
+
+    The kernels index ``dout`` and the state gradients by the cache's sizes:
+    a wrong shape must fail here, not read past an array on the GPU.
+    """
+    steps, n, hidden = hidden_states.shape[0] - 1, hidden_states.shape[1], hidden_states.shape[2]
+    check_shape("dout", dout, (n, steps, hidden))
+    for k, gradient in enumerate(dstate):
+        if gradient is not None:
+            check_shape(f"the gradient of final state {k}", gradient, (n, hidden))
+    return xp.ascontiguousarray(dout, dtype=hidden_states.dtype)
+
+
 def _start(xp, gradient, like):
     """A writable ``(N, H)`` copy of a final-state gradient (zeros for ``None``)."""
     if gradient is None:
@@ -308,7 +323,7 @@ def rnn_backward(xp, launch, dout, dstate, cache: RecurrentKernelCache):
     """BPTT for :func:`rnn_forward`: ``(dx, (dh0,), dw_x, dw_h, db_x, db_h)`` as the specification."""
     hs, w_h = cache.hidden_states, cache.w_h
     steps, n, hidden = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    dout = xp.ascontiguousarray(dout, dtype=hs.dtype)
+    dout = _upstream(xp, dout, dstate, hs)
     through = _start(xp, dstate[0], hs[0])
     da_all = xp.empty((steps, n, hidden), dtype=hs.dtype)
     for t in reversed(range(steps)):
@@ -324,7 +339,7 @@ def lstm_backward(xp, launch, dout, dstate, cache: RecurrentKernelCache):
     cs, tanh_c = cache.extra
     steps, n, width = gates.shape
     hidden = width // 4
-    dout = xp.ascontiguousarray(dout, dtype=hs.dtype)
+    dout = _upstream(xp, dout, dstate, hs)
     through, dc_next = _start(xp, dstate[0], hs[0]), _start(xp, dstate[1], hs[0])
     da_all = xp.empty_like(gates)
     for t in reversed(range(steps)):
@@ -341,7 +356,7 @@ def gru_backward(xp, launch, dout, dstate, cache: RecurrentKernelCache):
     (ah_n,) = cache.extra
     steps, n, width = gates.shape
     hidden = width // 3
-    dout = xp.ascontiguousarray(dout, dtype=hs.dtype)
+    dout = _upstream(xp, dout, dstate, hs)
     direct, through = _start(xp, dstate[0], hs[0]), xp.zeros_like(hs[0])
     dax_all, dah_all = xp.empty_like(gates), xp.empty_like(gates)
     for t in reversed(range(steps)):
