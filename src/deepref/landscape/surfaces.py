@@ -173,7 +173,7 @@ def saddle() -> Surface:
         x, _ = _split(p)
         return _matrix(get_namespace(p), 2 + 0 * x, 0 * x, -2 + 0 * x)
 
-    return Surface("saddle x^2 - y^2", value, gradient, hessian, (), ((-2.0, 2.0), (-2.0, 2.0)))
+    return Surface("saddle $x^2 - y^2$", value, gradient, hessian, (), ((-2.0, 2.0), (-2.0, 2.0)))
 
 
 def rastrigin(amplitude: float = 10.0) -> Surface:
@@ -221,13 +221,19 @@ def quadratic(condition_number: float = 10.0, angle: float = 0.0) -> Surface:
         x, _ = _split(p)
         return _matrix(get_namespace(p), hxx + 0 * x, hxy + 0 * x, hyy + 0 * x)
 
-    name = f"quadratic (kappa = {condition_number:g})"
+    name = rf"quadratic ($\kappa = {condition_number:g}$)"
     return Surface(name, value, gradient, hessian, ((0.0, 0.0),), ((-2.0, 2.0), (-2.0, 2.0)))
 
 
 ROSENBROCK = rosenbrock()
+"""Rosenbrock's banana valley with ``a = 1, b = 100`` (:func:`rosenbrock`), minimum at ``(1, 1)``."""
 BEALE = beale()
+"""Beale's function (:func:`beale`), minimum at ``(3, 0.5)``."""
 HIMMELBLAU = himmelblau()
+"""Himmelblau's function (:func:`himmelblau`): four minima, four saddles, one maximum."""
 MONKEY_SADDLE = monkey_saddle()
+"""The monkey saddle ``x^3 - 3 x y^2`` (:func:`monkey_saddle`): a degenerate critical point at 0."""
 SADDLE = saddle()
+"""The saddle ``x^2 - y^2`` (:func:`saddle`)."""
 RASTRIGIN = rastrigin()
+"""Rastrigin's function (:func:`rastrigin`): a grid of local minima, global minimum at 0."""
