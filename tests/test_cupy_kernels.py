@@ -378,6 +378,17 @@ def test_pack_assigns_every_chunk_of_every_tensor_to_one_block():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_tables_travel_in_one_copy_and_come_apart_unchanged(dtype):
+    ints = np.arange(18, dtype=np.int64).reshape(3, 6)
+    reals = np.linspace(0, 1, 21, dtype=dtype).reshape(3, 7)
+    blocks = np.array([[0, 0], [1, 0], [2, 0], [2, 1024]], dtype=np.int64)
+    moved = cupy_multi_tensor.device_tables(np, ints, reals, blocks)
+    for original, table in zip((ints, reals, blocks), moved):
+        assert table.dtype == original.dtype and table.ctypes.data % 8 == 0
+        np.testing.assert_array_equal(table, original.ravel())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_multi_tensor_kernels_compile_with_nvrtc_for_sm_90(dtype):
     ptx = nvrtc_compile(cupy_multi_tensor.source(dtype), "compute_90")
     for name in cupy_multi_tensor.LAYOUT:

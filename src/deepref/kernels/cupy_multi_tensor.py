@@ -8,7 +8,7 @@ set the time. Here the whole group goes in one launch, as torch's
 list that :func:`cupy_optim.arguments` builds (pointers, flags and size into
 one ``int64`` table, the scalars into one table of the arrays' dtype) and, per
 block of :data:`CHUNK` elements, the tensor and the first element it updates;
-two host-to-device copies and one launch follow.
+one host-to-device copy of the three tables and one launch follow.
 
 The kernel does not repeat the update rules: it is the per-parameter kernels'
 own source (:data:`cupy_optim.SOURCE`) compiled as device functions, with a
@@ -136,8 +136,16 @@ def launch(name: str, argument_lists: list[tuple]) -> None:
     if blocks.shape[0] == 0:
         return
     kernel = _module(reals.dtype).get_function(f"{name}_multi")
-    tables = cupy.asarray(ints), cupy.asarray(reals), cupy.asarray(blocks)
-    kernel((blocks.shape[0],), (cupy_optim.THREADS,), tables)
+    kernel((blocks.shape[0],), (cupy_optim.THREADS,), device_tables(cupy, ints, reals, blocks))
+
+
+def device_tables(xp, ints, reals, blocks) -> tuple:
+    """``(ints, reals, blocks)`` on ``xp``'s device, moved in one copy (each table starts 8-byte aligned), flat."""
+    parts = [np.ascontiguousarray(t).view(np.uint8).ravel() for t in (ints, blocks, reals)]
+    ends = np.cumsum([p.size for p in parts])
+    device = xp.asarray(np.concatenate(parts))
+    return (device[: ends[0]].view(xp.int64), device[ends[1] : ends[2]].view(reals.dtype),
+            device[ends[0] : ends[1]].view(xp.int64))
 
 
 def step(name: str, arrays: list[dict], options: list[dict], per_parameter) -> None:
