@@ -107,6 +107,7 @@ def _imports(script: str) -> list[str]:
 
 
 def test_every_chapters_imports_resolve_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine):
+    pytest.importorskip("matplotlib", reason="the chapters need the book's packages: pip install -e '.[book]'")
     statements = sorted({line for path in gpu_check.executable_chapters()
                          for line in _imports(gpu_check.chapter_script(path))})
     code = gpu_check.PRELUDE + "\n".join(f"{line}  # noqa" for line in statements) + "\nprint('imported')"
@@ -116,6 +117,7 @@ def test_every_chapters_imports_resolve_with_the_gpu_machines_packages(gpu_check
 
 def test_the_intro_chapter_runs_as_a_script_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine,
                                                                                tmp_path):
+    pytest.importorskip("matplotlib", reason="the chapters need the book's packages: pip install -e '.[book]'")
     script = tmp_path / "intro.py"
     script.write_text(gpu_check.chapter_script(gpu_check.BOOK / "intro.md"))
     code = f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')"
@@ -242,6 +244,7 @@ def test_clipping_reads_the_global_norm_back_once_per_step(monkeypatch):
 
 def test_the_check_runs_chapters_and_reports_them_as_on_a_gpu(gpu_check, monkeypatch, tmp_path):
     """The orchestration, with the GPU faked and the intro chapter run on NumPy."""
+    pytest.importorskip("matplotlib", reason="the chapters need the book's packages: pip install -e '.[book]'")
     monkeypatch.setattr(gpu_check, "gpu_status", lambda: (True, "a GPU (faked)"))
     monkeypatch.setattr(gpu_check, "backend_env", lambda name="cupy": gpu_check.os.environ | {
         "DEEPREF_BACKEND": "numpy", "PYTHONPATH": str(ROOT / "src")})
