@@ -41,7 +41,7 @@ def test_list_says_its_note_once_and_counts_in_words(capsys, demo):
     (["reproduce"], "error: name a CHAPTER or pass --list"),
     (["reproduce", "nowhere"], "error: unknown chapter 'nowhere'"),
     (["reproduce", "optimization", "--experiment", "adam"], "error: unknown experiment 'adam'"),
-    (["reproduce", "optimization", "--workers", "0"], "error: workers must be a positive integer"),
+    (["reproduce", "optimization", "--workers", "0", "--no-figures"], "error: workers must be a positive integer"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2

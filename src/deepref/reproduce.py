@@ -204,6 +204,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
 def listing() -> str:
     """What each chapter can reproduce: runs and CPU time of the small and full sweeps here."""
     lines = []
@@ -212,10 +216,27 @@ def listing() -> str:
         for e in chapter_experiments:
             small, full = len(e.small) * len(e.small_seeds), len(e.full) * len(e.full_seeds)
             lines.append(f"  {e.name}: {e.description}")
-            lines.append(f"    book size: {small} runs, {_duration(e.cpu_seconds)} CPU;"
-                         f" --full: {full} runs, {_duration(e.full_cpu_seconds)} CPU ({e.timing});"
-                         f" on an idle machine, wall time is about CPU time / workers")
+            lines.append(f"    book size: {_runs(small)}, {_duration(e.cpu_seconds)} CPU;"
+                         f" --full: {_runs(full)}, {_duration(e.full_cpu_seconds)} CPU ({e.timing})")
+    lines.append("CPU times are summed over the runs on this project's 2-core machine; on an idle machine "
+                 "the wall time is about the CPU time divided by the workers.")
     return "\n".join(lines)
+
+
+def recorded_runs(chapter: str, out, names: Sequence[str] | None = None) -> dict[str, int]:
+    """Per experiment, the finished runs already in ``out`` (``out/<experiment>/runs.jsonl``), which a run reuses."""
+    counts = {}
+    for e in experiments(chapter, names):
+        rows = sweeps.read_rows(Path(out) / e.name / sweeps.RUNS_FILE)
+        counts[e.name] = sum(row.get("status") == "ok" for row in rows)
+    return counts
+
+
+def forget_runs(chapter: str, out, names: Sequence[str] | None = None) -> None:
+    """Delete the recorded runs and tables of ``chapter``'s experiments under ``out``, so that all run again."""
+    for e in experiments(chapter, names):
+        for file in (sweeps.RUNS_FILE, sweeps.TABLE_FILE):
+            (Path(out) / e.name / file).unlink(missing_ok=True)
 
 
 def _metric(row: dict, metric: str) -> float:
@@ -288,13 +309,14 @@ def reproduce(chapter: str, out, full: bool = False, names: Sequence[str] | None
         Seconds to wait for the scheduler.
     """
     chosen = experiments(chapter, names)
-    if figures and importlib.util.find_spec("matplotlib") is None:
-        raise ImportError('the figures need matplotlib: pip install "deepref[repro]" (or pass figures=False)')
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     grids = {e.name: e.runs(full) for e in chosen}
     results = {}
     with _executor(scheduler, timeout) as executor:
+        if figures and importlib.util.find_spec("matplotlib") is None:
+            raise ImportError('the figures need matplotlib: pip install -e ".[repro]" in a clone of deepref '
+                              "(or pass --no-figures, figures=False in Python)")
         for e in chosen:
             result = sweeps.run_sweep(grids[e.name], Path(out) / e.name, executor=executor, workers=workers,
                                       progress=progress)
