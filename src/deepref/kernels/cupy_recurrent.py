@@ -194,6 +194,12 @@ def source(dtype, prelude: str = DEVICE_PRELUDE) -> str:
 
 
 @functools.cache
+def _kernel(dtype, name: str):
+    """Step kernel ``name`` for ``dtype``, compiled (all of them, by NVRTC) on first use and kept."""
+    return _module(dtype).get_function(name)
+
+
+@functools.cache
 def _module(dtype):
     import cupy
 
@@ -204,10 +210,9 @@ def cupy_launch(name: str, size: int, *args) -> None:
     """Launch step kernel ``name`` over ``size`` elements; ``args`` are CuPy arrays (dtype of the first) and ints."""
     if size == 0:
         return
-    arrays = [a for a in args if not isinstance(a, int)]
-    kernel = _module(arrays[0].dtype).get_function(name)
+    dtype = next(a.dtype for a in args if not isinstance(a, int))
     blocks = min(-(-size // THREADS), MAX_BLOCKS)
-    kernel((blocks,), (THREADS,), tuple(np.int64(a) if isinstance(a, int) else a for a in args))
+    _kernel(dtype, name)((blocks,), (THREADS,), tuple(np.int64(a) if isinstance(a, int) else a for a in args))
 
 
 def _common(xp, *arrays):
