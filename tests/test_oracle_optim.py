@@ -10,7 +10,7 @@ full-batch logistic regression with ``sklearn.linear_model.LogisticRegression``.
 import numpy as np
 import pytest
 
-from deepref import nn, optim
+from deepref import nn, optim, optimization
 from deepref.backend import asarray, to_numpy
 
 pytestmark = pytest.mark.oracle
@@ -134,7 +134,7 @@ def test_logistic_regression_matches_sklearn(on_numpy):
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     c = 0.5
     reference = sklearn_lm.LogisticRegression(C=c, tol=1e-12, max_iter=10_000).fit(x, target)
-    problem = optim.LogisticRegressionProblem(asarray(x), asarray(target), l2=1.0 / (c * x.shape[0]))
+    problem = optimization.LogisticRegressionProblem(asarray(x), asarray(target), l2=1.0 / (c * x.shape[0]))
     for method in (
         lambda: optim.newton(problem.value, problem.gradient, problem.hessian, asarray(np.zeros(5))),
         lambda: optim.lbfgs(problem.value, problem.gradient, asarray(np.zeros(5))),

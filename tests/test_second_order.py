@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepref import optim
+from deepref import optim, optimization
 from deepref.backend import to_numpy
 from deepref.gradcheck import as_float64, numerical_gradient, relative_error
 
@@ -24,7 +24,7 @@ def _quadratic(rng, dim=6, condition=50.0):
 def _logistic_problem(rng, l2=0.05):
     x = rng.normal(size=(60, 3))
     y = (x @ np.array([1.0, -2.0, 0.5]) + 0.3 + rng.normal(size=60) > 0).astype(np.float64)
-    return optim.LogisticRegressionProblem(*as_float64(x, y), l2=l2)
+    return optimization.LogisticRegressionProblem(*as_float64(x, y), l2=l2)
 
 
 def test_newton_solves_a_quadratic_in_one_step(rng):

@@ -215,7 +215,7 @@ def affine_warp(
     that fall outside the input read 0 (background). An angle of 0 and integer
     shifts move pixels, and multiples of 90 degrees rotate square images, up to
     rounding (about 1e-15 of the pixel values).
-    The sampling is the spatial transformer's (:func:`deepref.stn.affine_grid` and
+    The sampling is the spatial transformer's (:func:`deepref.nn.sampling.affine_grid` and
     :func:`deepref.stn.grid_sample` with ``align_corners=True``), so there is one
     bilinear sampler in the library.
 
@@ -231,7 +231,7 @@ def affine_warp(
     -------
     (N, H, W) float64 numpy array
     """
-    from .stn.sampling import affine_grid, grid_sample
+    from .nn.sampling import affine_grid, grid_sample
 
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3 or min(images.shape[1:]) < 2:

@@ -4,7 +4,7 @@ An *experiment* is a function ``f(config, seed) -> record``: a config (a
 dataclass or a dict of plain values) and an integer seed in, a record of
 results (a dict or a dataclass instance of plain values and arrays) out.
 Every chapter's experiments are such functions (for example
-:func:`deepref.optimization_experiments.practice_project_run`); the chapter calls
+:func:`deepref.optimization.experiments.practice_project_run`); the chapter calls
 them with small configs, and :func:`run_sweep` runs the same functions at full size
 over many configs and seeds:
 

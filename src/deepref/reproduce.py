@@ -31,7 +31,7 @@ from . import experiments as sweeps
 from .landscape.experiments import WidthSpreadConfig
 from .lm.experiments import ZAREMBA_SMALL, ZAREMBA_SMALL_ADAM, AgreementConfig, PTBConfig, ReviewConfig, WordCharConfig
 from .neuro.experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
-from .optimization_experiments import practice_project_grid, softmax_regression_grid
+from .optimization.experiments import practice_project_grid, softmax_regression_grid
 from .regularization_experiments import MemorisationConfig
 from .rl.experiments import DQN_SOLVE, DQN_VARIANTS, DQNRunConfig, LearnerConfig
 from .rl.pg import ALGORITHMS as _PG_LEARNERS
@@ -77,12 +77,12 @@ _WORD_CHAR_LONGER = WordCharConfig(word=replace(_WORD_CHAR.word, epochs=5), char
 CHAPTERS: dict[str, tuple[Experiment, ...]] = {
     "optimization": (
         Experiment(
-            "softmax_regression", "deepref.optimization_experiments:softmax_regression_run",
+            "softmax_regression", "deepref.optimization.experiments:softmax_regression_run",
             "Kingma and Ba's comparison: softmax regression, Adam / SGD + Nesterov / AdaGrad over a rate grid",
             tuple(softmax_regression_grid(15)), (0,), tuple(softmax_regression_grid(45)), tuple(range(5)),
             metric="final_loss", cpu_seconds=2.0, full_cpu_seconds=14.0),
         Experiment(
-            "practice_project", "deepref.optimization_experiments:practice_project_run",
+            "practice_project", "deepref.optimization.experiments:practice_project_run",
             "the practice project: optimizers, rates, batch sizes and inits on the digits",
             tuple(practice_project_grid(20)), (0,), tuple(practice_project_grid(60)), tuple(range(5)),
             metric="best_val_accuracy", cpu_seconds=3.0, full_cpu_seconds=23.0),

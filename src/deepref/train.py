@@ -25,6 +25,7 @@ import numpy as np
 from .backend import get_namespace, is_integer_array, to_numpy
 from .data import minibatch_indices
 from .nn.module import check_inputs
+from .optim.clip import clip_grad_norm
 from .validation import check_count, check_finite_loss, check_positive
 
 
@@ -260,6 +261,40 @@ def evaluate(model, loss_fn, x, y, batch_size: int = 1024) -> dict[str, float]:
     return _epoch_metrics(get_namespace(x), losses, sizes, corrects, lambda step: f"evaluation batch {step}")
 
 
+def train_step(model, loss_fn, optimizer, xb, yb, clip: float | None = None):
+    """One gradient step on the batch ``(xb, yb)``: the step every training loop of the book takes.
+
+    ``forward``, the loss, ``loss_fn.backward()``, ``model.backward``, optional
+    clipping of the gradients to global norm ``clip``, ``optimizer.step()``,
+    ``optimizer.zero_grad()``. Nothing is checked and nothing is read back to
+    the host: the caller checks its data once (:func:`check_data`).
+
+    Parameters
+    ----------
+    model : Module
+    loss_fn : Loss
+    optimizer : Optimizer
+    xb, yb : arrays
+        The batch's inputs and targets.
+    clip : float, optional
+
+    Returns
+    -------
+    loss : 0-D array
+        The batch's loss before the step (on the device).
+    pred : array
+        The model's output for ``xb`` before the step.
+    """
+    pred = model.forward(xb)
+    loss = loss_fn.forward(pred, yb)
+    model.backward(loss_fn.backward())
+    if clip is not None:
+        clip_grad_norm(optimizer.params, clip)
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss, pred
+
+
 def fit(
     model,
     loss_fn,
@@ -373,8 +408,6 @@ def _recorded_keys(y, validation_data, callbacks) -> tuple[str, ...]:
 def _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, callbacks, rng, clip_norm,
                   verbose) -> None:
     """The epochs of :func:`fit` (arguments checked there); stops early when a callback sets ``state.stop``."""
-    from .optim.clip import clip_grad_norm  # here, not at the top: deepref.optim imports this module
-
     model, optimizer, history = state.model, state.optimizer, state.history
     n = x.shape[0]
     for epoch in range(int(epochs)):
@@ -384,14 +417,9 @@ def _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, cal
         losses, sizes, corrects = [], [], []
         for step, idx in enumerate(minibatch_indices(n, batch_size, rng)):
             xb, yb = _take_batch(x, y, idx)
-            pred = model.forward(xb)
-            losses.append(loss_fn.forward(pred, yb))
+            loss, pred = train_step(model, loss_fn, optimizer, xb, yb, clip_norm)
+            losses.append(loss)
             sizes.append(idx.shape[0])
-            model.backward(loss_fn.backward())
-            if clip_norm is not None:
-                clip_grad_norm(optimizer.params, clip_norm)
-            optimizer.step()
-            optimizer.zero_grad()
             if _is_classification(pred, yb):
                 corrects.append(_count_correct(pred, yb))
             if bar is not None:

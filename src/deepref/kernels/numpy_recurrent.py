@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..rnn.cells import check_state
+from ..validation import check_shape
 from . import register
 
 SMALL_PRODUCT = 100**3
@@ -191,7 +191,7 @@ def lstm_backward(dout, dstate: tuple, cache: FusedLSTMCache):
     x_rows, hidden_states, cells, gates, tanh_c, w_x, w_h = cache
     steps, n, width = gates.shape
     hidden = width // 4
-    check_state("dout", dout, (n, steps, hidden))
+    check_shape("dout", dout, (n, steps, hidden))
     dtype = np.result_type(dout, gates)
     recurrent = column_blocks(np.transpose(w_h), n)
     da_all = np.empty((steps, n, width), dtype=dtype)

@@ -4,7 +4,6 @@ second-order methods and gradient clipping."""
 from types import ModuleType as _ModuleType
 
 from .clip import clip_grad_norm, clip_grad_norm_, clip_grad_value, global_grad_norm, global_norm
-from .logistic import LogisticRegressionProblem
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .schedules import (
     CosineWithWarmup,

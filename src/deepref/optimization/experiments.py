@@ -8,9 +8,7 @@
 
 The chapter calls them with its small configs; ``python -m deepref reproduce
 optimization --full`` runs them with more epochs and seeds (see
-:mod:`deepref.reproduce`). The module sits above :mod:`deepref.train` (it
-trains networks with :func:`~deepref.train.fit`), which sits above
-:mod:`deepref.optim`, so it is not part of the optimizer package.
+:mod:`deepref.reproduce`).
 
 >>> record = softmax_regression_run(SoftmaxRegressionConfig(optimizer="Adam", lr=0.3, epochs=2), seed=0)
 >>> len(record["loss"]), record["final_loss"] < record["loss"][0]
@@ -23,11 +21,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import data, nn
-from .backend import asarray
-from .optim import optimizers, schedules
-from .train import EarlyStopping, evaluate, fit
-from .validation import check_choice, check_positive
+from .. import data, nn
+from ..backend import asarray
+from ..optim import optimizers, schedules
+from ..train import EarlyStopping, evaluate, fit
+from ..validation import check_choice, check_positive
 
 OPTIMIZERS = {
     "SGD": lambda params, lr: optimizers.SGD(params, lr=lr),

@@ -4,7 +4,7 @@ from types import ModuleType as _ModuleType
 
 from .cnn import ConvLocalisation, conv_spatial_transformer, small_cnn
 from .distort import RECIPES, DistortedDigits, distorted_digits, placement_theta, pose_of_theta
-from .sampling import (
+from ..nn.sampling import (
     affine_grid,
     affine_grid_backward,
     affine_grid_forward,

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..data import load_digits
 from ..validation import check_choice, check_positive
-from .sampling import affine_grid, grid_sample
+from ..nn.sampling import affine_grid, grid_sample
 
 TEST_DIGITS = 500
 """Number of source digits kept for ``split="test"``."""

@@ -26,7 +26,7 @@ from ..nn import Linear, ReLU, Sequential
 from ..nn.init import as_generator
 from ..nn.module import Module
 from ..validation import check_choice, check_ndim, check_positive, check_shape
-from .sampling import affine_grid_backward, affine_grid_forward, grid_sample_backward, grid_sample_forward
+from ..nn.sampling import affine_grid_backward, affine_grid_forward, grid_sample_backward, grid_sample_forward
 
 
 class TransformKind(NamedTuple):
@@ -66,7 +66,7 @@ class SpatialTransformer(Module):
     hidden : sequence of int
         Widths of the localisation network's hidden ReLU layers.
     align_corners : bool
-        Convention of the normalised coordinates (see :mod:`deepref.stn.sampling`).
+        Convention of the normalised coordinates (see :mod:`deepref.nn.sampling`).
     seed : int, optional
         Seed of the localisation network's initial weights.
     dtype : optional
