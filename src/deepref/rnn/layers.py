@@ -304,6 +304,11 @@ class RecurrentLayer(Module):
         return tuple(xp.zeros((batch_size, self.hidden_size), dtype=like.dtype) for _ in range(self.cell.state_size))
 
     def forward(self, x, state=None):
+        """Run the cell over ``x`` (N, T, D) from ``state`` (a tuple of (N, H) arrays; zeros when ``None``).
+
+        Returns the hidden state at every step, (N, T, H); the final state is
+        left in ``final_state``.
+        """
         if state is None:
             state = self.zero_state(x.shape[0], self.w_x.data)
         out, self.final_state, self._cache = sequence_forward(
@@ -312,6 +317,11 @@ class RecurrentLayer(Module):
         return out
 
     def backward(self, dout, dstate=None):
+        """BPTT from ``dout`` (N, T, H) and the final state's gradient ``dstate`` (``None``: zero).
+
+        Adds the parameters' gradients to their ``.grad``, returns ``dx`` (N, T, D)
+        and leaves the initial state's gradient in ``initial_state_grad``.
+        """
         if dstate is None:
             dstate = (None,) * self.cell.state_size
         dx, self.initial_state_grad, dw_x, dw_h, db_x, db_h = sequence_backward(dout, tuple(dstate), self._cache)
