@@ -4,7 +4,23 @@ Every module implements a derivation of the book, on NumPy or CuPy
 (see :mod:`deepref.backend`).
 """
 
-from . import backend, data, gradcheck, interop, landscape, lm, neuro, nn, optim, regularization, rl, rnn, stn, train, validation
+from . import (
+    backend,
+    data,
+    gradcheck,
+    interop,
+    landscape,
+    lm,
+    neuro,
+    nn,
+    optim,
+    regularization,
+    rl,
+    rnn,
+    stn,
+    train,
+    validation,
+)
 from .backend import manual_seed
 
 __version__ = "0.1.0"

@@ -250,7 +250,7 @@ CrossEntropyLoss = SoftmaxCrossEntropy
 
 
 class BCEWithLogits(Loss):
-    """Binary cross-entropy from logits ``pred`` and targets in [0, 1] of the same shape (PyTorch's ``BCEWithLogitsLoss``)."""
+    """Binary cross-entropy from logits ``pred`` and targets in [0, 1] of their shape (``BCEWithLogitsLoss``)."""
 
     _pair = (bce_with_logits_forward, bce_with_logits_backward)
 

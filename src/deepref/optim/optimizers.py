@@ -207,7 +207,7 @@ class Optimizer:
         }
 
     def load_state_dict(self, saved: dict) -> None:
-        """Restore a :meth:`state_dict`; the optimizer type, groups, parameter count, shapes and dtypes must match."""
+        """Restore a :meth:`state_dict`; optimizer type, groups, parameter count, shapes and dtypes must match."""
         saver = saved.get("optimizer", type(self).__name__)
         options = [sorted(set(g) - {"size"}) for g in saved["param_groups"]]
         if saver != type(self).__name__ or any(keys != sorted(self.defaults) for keys in options):
