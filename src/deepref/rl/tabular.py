@@ -211,7 +211,10 @@ def _td_control(env, sarsa: bool, episodes: int, alpha: float, gamma: float,
     action_seed, env_seed = spawn_seeds(seed, 2)
     rng = np.random.default_rng(action_seed)
     n_states, n_actions = env.observation_space.n, env.action_space.n
-    Q = np.zeros((n_states, n_actions)) if Q0 is None else np.array(to_numpy(Q0), dtype=np.float64)
+    if Q0 is None:
+        Q = np.zeros((n_states, n_actions))
+    else:
+        Q = np.array(to_numpy(Q0), dtype=np.float64)
     returns = np.zeros(episodes)
     for episode in range(episodes):
         s, _ = env.reset(seed=env_seed if episode == 0 else None)
