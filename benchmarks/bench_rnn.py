@@ -57,7 +57,7 @@ def recurrent(ctx, kind: str, hidden: int, dtype: str, n=20, steps=35, input_siz
     return Case(f"{kind.upper()} fwd+bwd", f"{n}x{steps}x{input_size}, H {hidden}", dtype, setup, target=target,
                 note="torch runs the whole layer in oneDNN's RNN primitive (aten::mkldnn_rnn_layer); "
                      "our LSTM runs about 15 NumPy calls per step forward and 20 backward into "
-                     "preallocated buffers (deepref.rnn.fused); its matrix products alone (OpenBLAS, "
+                     "preallocated buffers (deepref.kernels.numpy_recurrent); its matrix products alone (OpenBLAS, "
                      "one thread, the recurrent ones cut into small-kernel blocks) take about 14.3 of "
                      "its 17.6 ms at H 200 (torch's whole fwd+bwd: 16.4) and 98 of 107 ms at H 650 "
                      "(torch: 100)")

@@ -99,3 +99,30 @@ def test_bad_arguments():
         regularization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1, params=nn.Linear(2, 2).parameters())
     with pytest.raises(ValueError, match="has no gradient"):
         regularization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1).step()
+
+
+
+def _config_cases():
+    from deepref.landscape.experiments import WidthSpreadConfig
+    from deepref.optimization.experiments import PracticeConfig, SoftmaxRegressionConfig
+    from deepref.regularization_experiments import MemorisationConfig
+    from deepref.rnn.experiments import AddingConfig
+    from deepref.stn.experiments import RTSConfig
+
+    return [
+        (MemorisationConfig, dict(labels="noisy"), "unknown labels"),
+        (MemorisationConfig, dict(n_train=0), "n_train must be an integer >= 1"),
+        (PracticeConfig, dict(lr=-1.0), "lr must be"),
+        (PracticeConfig, dict(plateau_factor=1.0), "plateau_factor"),
+        (SoftmaxRegressionConfig, dict(optimizer="Lion"), "unknown optimizer"),
+        (WidthSpreadConfig, dict(width=0), "width must be"),
+        (RTSConfig, dict(model="ViT"), "unknown model"),
+        (AddingConfig, dict(chunk=7), "multiple of chunk=7"),
+        (AddingConfig, dict(curriculum=(((1,), 100),)), "curriculum length"),
+    ]
+
+
+@pytest.mark.parametrize(("config", "values", "message"), _config_cases())
+def test_experiment_configs_refuse_bad_values_when_made(config, values, message):
+    with pytest.raises(ValueError, match=message):
+        config(**values)

@@ -66,6 +66,12 @@ class MemorisationConfig:
     max_epochs: int = 300
     label_seed: int = 9
 
+    def __post_init__(self):
+        check_choice("labels", self.labels, LABELINGS)
+        for name in ("n_train", "hidden", "batch_size", "max_epochs"):
+            check_count(name, getattr(self, name))
+        check_positive("lr", self.lr)
+
 
 def memorisation_run(config: MemorisationConfig, seed: int) -> dict:
     """Train with Adam until every training example is classified correctly (or ``max_epochs``).
@@ -80,9 +86,6 @@ def memorisation_run(config: MemorisationConfig, seed: int) -> dict:
         ``test_accuracy`` on the true labels of the test split, and
         ``memorised`` (whether the training accuracy reached 1).
     """
-    check_choice("labels", config.labels, LABELINGS)
-    check_count("n_train", config.n_train)
-    check_positive("lr", config.lr)
     (x_train, y_train), _, (x_test, y_test) = standardized_digits()
     x, y = x_train[:config.n_train, ...], y_train[:config.n_train]
     if config.labels == "random":

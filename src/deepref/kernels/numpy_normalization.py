@@ -16,7 +16,7 @@ in another order) with these changes:
   (:func:`row_op`): NumPy 2 otherwise copies the row into its ufunc buffer
   (8192 elements) whenever a row is shorter, about half a pass more.
 
-The measured effect is in the benchmark notes (``benchmarks/bench_ops.py``).
+The measured effect is in the benchmark notes (``benchmarks/results/kernel_notes.md``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ and so with the same roundings, without changing any number:
 
 Parameters whose arrays are not all C-contiguous go to the specification's
 update function. The measured effect of the chunk size is in the benchmark
-notes (``benchmarks/bench_optim.py``).
+notes (``benchmarks/results/kernel_notes.md``).
 """
 
 from __future__ import annotations

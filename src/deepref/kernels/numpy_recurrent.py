@@ -22,7 +22,7 @@ rounding). What it does differently:
   small-matrix kernel (see :func:`column_blocks`).
 
 The measured effect of each of these is in the benchmark notes
-(``benchmarks/bench_rnn.py``).
+(``benchmarks/results/kernel_notes.md``).
 """
 
 from __future__ import annotations

@@ -51,6 +51,11 @@ class WidthSpreadConfig:
     lr: float = 0.01
     n_train: int = 300
 
+    def __post_init__(self):
+        for name in ("width", "steps", "n_train"):
+            check_count(name, getattr(self, name))
+        check_positive("lr", self.lr)
+
 
 def width_spread_run(config: WidthSpreadConfig, seed: int) -> dict:
     """Train one network from the initialisation ``seed``; its final training and test losses.
@@ -58,8 +63,6 @@ def width_spread_run(config: WidthSpreadConfig, seed: int) -> dict:
     The hidden layer is initialised with ``seed`` and the output layer with
     ``seed + 1000``. Returns ``{"train_loss": float, "test_loss": float}``.
     """
-    check_count("width", config.width)
-    check_positive("lr", config.lr)
     train, test = pooled_digits(config.n_train)
     model = nn.Sequential(
         nn.Linear(16, config.width, seed=seed, dtype="float32"),

@@ -25,7 +25,8 @@ from .. import data, nn
 from ..backend import asarray
 from ..optim import optimizers, schedules
 from ..train import EarlyStopping, evaluate, fit
-from ..validation import check_choice, check_positive
+from ..nn.init import INITIALIZERS
+from ..validation import check_choice, check_count, check_in_range, check_positive
 
 OPTIMIZERS = {
     "SGD": lambda params, lr: optimizers.SGD(params, lr=lr),
@@ -78,6 +79,12 @@ class SoftmaxRegressionConfig:
     epochs: int = 15
     batch_size: int = 128
 
+    def __post_init__(self):
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_positive("lr", self.lr)
+        check_count("epochs", self.epochs)
+        check_count("batch_size", self.batch_size)
+
 
 def softmax_regression_run(config: SoftmaxRegressionConfig, seed: int) -> dict:
     """Train softmax regression with ``InverseSqrtDecay``; the training loss after each epoch.
@@ -85,7 +92,6 @@ def softmax_regression_run(config: SoftmaxRegressionConfig, seed: int) -> dict:
     ``seed`` sets the weights' initialisation and the mini-batch order.
     Returns ``{"loss": [epochs floats], "final_loss": float}``.
     """
-    check_positive("lr", config.lr)
     x, y = digits_pixels()
     model = nn.Sequential(nn.Linear(64, 10, seed=seed, dtype="float32"))
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
@@ -107,6 +113,14 @@ class PracticeConfig:
     patience: int = 5
     plateau_factor: float = 0.5
     plateau_patience: int = 2
+
+    def __post_init__(self):
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("init", self.init, INITIALIZERS)
+        check_positive("lr", self.lr)
+        for name in ("batch_size", "epochs", "patience", "plateau_patience"):
+            check_count(name, getattr(self, name))
+        check_in_range("plateau_factor", self.plateau_factor, 0.0, 1.0, closed="neither")
 
 
 def softmax_regression_grid(epochs: int = 15) -> list[SoftmaxRegressionConfig]:
@@ -148,7 +162,6 @@ def practice_project_run(config: PracticeConfig, seed: int) -> dict:
         ``epochs`` run, ``stopped_epoch`` (None if training ran to the end),
         ``best_val_accuracy``, ``test_accuracy``.
     """
-    check_positive("lr", config.lr)
     (x_tr, y_tr), validation, (x_te, y_te) = digits_splits()
     model = practice_mlp(config.init, seed)
     loss = nn.SoftmaxCrossEntropy()

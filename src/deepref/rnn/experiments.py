@@ -24,7 +24,7 @@ import numpy as np
 from .. import nn
 from ..backend import to_numpy
 from ..optim import Adam
-from ..train import evaluate, fit
+from ..train import check_data, evaluate, train_step
 from ..validation import check_choice, check_count, check_positive
 from .layers import LSTM, RNN, LastTimeStep
 from .tasks import adding_problem
@@ -62,30 +62,34 @@ class AddingConfig:
     n_criterion: int = 2560
     criterion_seed: int = 8
 
+    def __post_init__(self):
+        check_choice("kind", self.kind, KINDS)
+        for name in ("hidden", "batch", "chunk", "n_test", "n_criterion"):
+            check_count(name, getattr(self, name))
+        check_positive("lr", self.lr)
+        check_positive("final_lr", self.final_lr)
+        check_positive("clip_norm", self.clip_norm)
+        if not self.curriculum:
+            raise ValueError("curriculum must hold at least one stage (lengths, steps)")
+        for lengths, steps in self.curriculum:
+            check_count("curriculum steps", steps)
+            if steps % self.chunk:
+                raise ValueError(f"each stage's steps must be a multiple of chunk={self.chunk}, got {steps}")
+            if not lengths:
+                raise ValueError("each curriculum stage needs at least one sequence length")
+            for length in lengths:
+                check_count("curriculum length", length, 2)
+        for length in self.test_lengths:
+            check_count("test length", length, 2)
+
 
 def adding_model(config: AddingConfig, seed: int = 0) -> nn.Sequential:
     """The recurrent layer of ``config.kind`` (LSTM with forget bias 1), last time step, linear read-out; float32."""
-    check_choice("kind", config.kind, KINDS)
     if config.kind == "LSTM":
         layer = LSTM(2, config.hidden, forget_bias=1.0, seed=seed, dtype="float32")
     else:
         layer = RNN(2, config.hidden, seed=seed, dtype="float32")
     return nn.Sequential(layer, LastTimeStep(), nn.Linear(config.hidden, 1, seed=seed + 1, dtype="float32"))
-
-
-def _check_config(config: AddingConfig) -> None:
-    check_choice("kind", config.kind, KINDS)
-    check_positive("lr", config.lr)
-    check_positive("final_lr", config.final_lr)
-    check_count("chunk", config.chunk)
-    if not config.curriculum:
-        raise ValueError("curriculum must hold at least one stage (lengths, steps)")
-    for lengths, steps in config.curriculum:
-        check_count("curriculum steps", steps)
-        if steps % config.chunk:
-            raise ValueError(f"each stage's steps must be a multiple of chunk={config.chunk}, got {steps}")
-        for length in lengths:
-            check_count("curriculum length", length)
 
 
 def adding_test_sets(config: AddingConfig) -> dict:
@@ -106,20 +110,18 @@ def train_adding(config: AddingConfig, seed: int = 0):
         One entry every ``chunk`` steps: steps done so far, the lengths of the
         stage being trained, and the test MSE on each test length.
     """
-    _check_config(config)
     model = adding_model(config, seed)
     optimizer = Adam(model.parameters(), lr=config.lr)
     tests = adding_test_sets(config)
-    curve, done, batch = [], 0, config.batch
+    curve, done, batch, loss = [], 0, config.batch, nn.MSELoss()
     for stage, (lengths, steps) in enumerate(config.curriculum):
         last_stage = stage == len(config.curriculum) - 1
         for start in range(0, steps, config.chunk):
             per_length = batch * config.chunk // len(lengths)
             seed_base = 1000 * stage + start + seed
-            sets = [
-                adding_problem(per_length, n, seed=seed_base + n, dtype="float32")
-                for n in lengths
-            ]
+            sets = [adding_problem(per_length, n, seed=seed_base + n, dtype="float32") for n in lengths]
+            for x, y in sets:
+                check_data(model, x, y)
             for step in range(config.chunk):
                 if last_stage:
                     decay = (config.final_lr / config.lr) ** ((start + step) / steps)
@@ -127,11 +129,8 @@ def train_adding(config: AddingConfig, seed: int = 0):
                 x, y = sets[step % len(lengths)]
                 row = batch * (step // len(lengths))
                 rows = slice(row, row + batch)
-                fit(model, nn.MSELoss(), optimizer, x[rows, ...], y[rows, ...],
-                    epochs=1, batch_size=batch, clip_norm=config.clip_norm,
-                    shuffle=False)
+                train_step(model, loss, optimizer, x[rows, ...], y[rows, ...], clip=config.clip_norm)
             done += config.chunk
-            loss = nn.MSELoss()
             mse = {n: evaluate(model, loss, *xy)["loss"] for n, xy in tests.items()}
             curve.append((done, lengths, mse))
     return model, curve

@@ -68,6 +68,12 @@ class RTSConfig:
     train_seed: int = 1
     test_seed: int = 2
 
+    def __post_init__(self):
+        check_choice("model", self.model, MODELS)
+        for name in ("n_train", "n_test", "epochs", "batch_size"):
+            check_count(name, getattr(self, name))
+        check_positive("lr", self.lr)
+
 
 class RTSData(NamedTuple):
     """The RTS images on the current backend (float32) and the host :class:`DistortedDigits` behind them."""
@@ -82,9 +88,9 @@ class RTSData(NamedTuple):
 
 def rts_data(config: RTSConfig) -> RTSData:
     """The training and test sets of ``config`` (the same for every model and seed)."""
-    train_set = distorted_digits(check_count("n_train", config.n_train), "rts", split="train",
+    train_set = distorted_digits(config.n_train, "rts", split="train",
                                  seed=config.train_seed, canvas=CANVAS)
-    test_set = distorted_digits(check_count("n_test", config.n_test), "rts", split="test", seed=config.test_seed,
+    test_set = distorted_digits(config.n_test, "rts", split="test", seed=config.test_seed,
                                 canvas=CANVAS)
     f32 = current_namespace().float32
     return RTSData(asarray(train_set.images, dtype=f32), asarray(train_set.labels),
@@ -137,14 +143,12 @@ def rts_run(config: RTSConfig, seed: int,
         ``model``, ``parameters``, ``train_error`` and ``test_error`` (percent)
         and ``seconds`` (wall time of the training).
     """
-    check_positive("lr", config.lr)
     data = rts_data(config) if data is None else data
     model = rts_model(config.model, seed)
     start = time.perf_counter()
     optimizer = optim.Adam(model.parameters(), lr=config.lr)
     fit(model, nn.SoftmaxCrossEntropy(), optimizer, data.x_train, data.y_train,
-        epochs=check_count("epochs", config.epochs),
-        batch_size=check_count("batch_size", config.batch_size), seed=seed)
+        epochs=config.epochs, batch_size=config.batch_size, seed=seed)
     seconds = time.perf_counter() - start
     model.eval()
     record = {
