@@ -1,4 +1,4 @@
-"""The CUDA kernels of :mod:`deepref.kernels.cupy_recurrent` and ``cupy_multi_tensor``, with and without a GPU.
+"""The CUDA kernels of :mod:`deepref.kernels` ``cupy_recurrent``, ``cupy_multi_tensor`` and ``cupy_conv``.
 
 * Wherever a C++ compiler is installed: the kernels' source, compiled for the
   host (contraction off, the grid-stride loop a plain loop) and driven over a
@@ -13,6 +13,9 @@
 * The multi-tensor optimizer kernels, compiled for the host and launched
   block by block over a group of tensors (several chunks each), step the
   optimizers bit for bit like the specification, for every rule and option.
+* The window kernels (``im2col``, ``col2im``), compiled for the host, give
+  the specification's columns and images bit for bit, for strides, padding,
+  dilation and the max-pooling fill.
 * On a GPU: the registered kernels agree with the specification on CuPy and
   with cuDNN (``torch.nn.LSTM``/``GRU``/``RNN`` on CUDA, TF32 off).
 """
@@ -25,7 +28,7 @@ import numpy as np
 import pytest
 
 from deepref import kernels, nn, optim
-from deepref.kernels import cupy_multi_tensor, cupy_recurrent
+from deepref.kernels import cupy_conv, cupy_multi_tensor, cupy_recurrent
 from deepref.rnn.cells import CELLS
 from deepref.rnn.layers import sequence_backward, sequence_forward
 
@@ -434,3 +437,85 @@ def test_a_wrong_upstream_shape_fails_before_any_kernel_runs(cell):
         cupy_recurrent.BACKWARD[cell](np, launch, dout[:, :-1], dstate, cache)
     with pytest.raises(ValueError, match=r"final state 0 must have shape \(3, 6\)"):
         cupy_recurrent.BACKWARD[cell](np, launch, dout, (dstate[0][:, :-1], *dstate[1:]), cache)
+
+
+# --- the convolution's windows ---------------------------------------------------------------------
+
+CONV_CASES = {
+    "3x3, padded": ((2, 3, 7, 6), 3, 1, 1, 1, 0.0),
+    "5x5, stride 2": ((3, 1, 12, 12), 5, 2, 2, 1, 0.0),
+    "dilated, uneven": ((2, 2, 9, 8), (3, 2), (2, 1), (1, 0), (2, 1), 0.0),
+    "max-pooling fill": ((2, 2, 8, 8), 2, 2, 1, 1, -np.inf),
+}
+"""(N, C, H, W), kernel size, stride, padding, dilation, padding value."""
+
+
+@pytest.fixture(scope="module")
+def conv_host_launch(tmp_path_factory):
+    """``launch(name, size, *args)`` running the window kernels compiled for the host."""
+    libraries = host_libraries(lambda dtype: cupy_conv.source(dtype, HOST_PRELUDE), tmp_path_factory.mktemp("conv"))
+    scalar = {np.dtype("float32"): ctypes.c_float, np.dtype("float64"): ctypes.c_double}
+
+    def launch(name, size, *args):
+        def converted(a):
+            if isinstance(a, np.ndarray):
+                assert a.flags.c_contiguous
+                return a.ctypes.data_as(ctypes.c_void_p)
+            if isinstance(a, np.floating):
+                return scalar[a.dtype](a)
+            return ctypes.c_longlong(a)
+
+        getattr(libraries[args[0].dtype], name)(*map(converted, args))
+
+    return launch
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_window_kernels_compiled_on_the_host_equal_the_specification(case, dtype, conv_host_launch):
+    from deepref.nn import conv
+
+    shape, kernel, stride, padding, dilation, fill = CONV_CASES[case]
+    geometry = conv.windows(shape[2:], kernel, stride, padding, dilation)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype(dtype)
+    with kernels.disabled():
+        cols = conv.im2col(x, geometry, fill)
+        dcols = rng.normal(size=cols.shape).astype(dtype)
+        image = conv.col2im(dcols, geometry, shape[1])
+    np.testing.assert_array_equal(cupy_conv.im2col_driver(np, conv_host_launch, x, geometry, fill), cols)
+    np.testing.assert_array_equal(cupy_conv.col2im_driver(np, conv_host_launch, dcols, geometry, shape[1]), image)
+
+
+def test_window_kernels_refuse_other_dtypes(conv_host_launch):
+    from deepref.nn import conv
+
+    geometry = conv.windows((4, 4), 2)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cupy_conv.im2col_driver(np, conv_host_launch, np.zeros((1, 1, 4, 4), dtype=np.float16), geometry, 0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_window_kernels_compile_with_nvrtc_for_sm_90(dtype):
+    ptx = nvrtc_compile(cupy_conv.source(dtype), "compute_90")
+    for name in cupy_conv.KERNELS:
+        assert f".entry {name}(" in ptx
+    assert len(nvrtc_compile(cupy_conv.source(dtype), "sm_90")) > 0
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_window_kernels_equal_the_specification_on_the_gpu(case, cupy_gpu):
+    from deepref.nn import conv
+
+    shape, kernel, stride, padding, dilation, fill = CONV_CASES[case]
+    geometry = conv.windows(shape[2:], kernel, stride, padding, dilation)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape)
+    with kernels.disabled():
+        cols = conv.im2col(x, geometry, fill)
+        dcols = rng.normal(size=cols.shape)
+        image = conv.col2im(dcols, geometry, shape[1])
+    on = cupy_gpu.asarray
+    np.testing.assert_array_equal(cupy_gpu.asnumpy(kernels.lookup("im2col", cupy_gpu)(on(x), geometry, fill)), cols)
+    ours = cupy_gpu.asnumpy(kernels.lookup("col2im", cupy_gpu)(on(dcols), geometry, shape[1]))
+    np.testing.assert_allclose(ours, image, rtol=1e-15, atol=1e-15)

@@ -27,12 +27,18 @@ Operations
   :mod:`deepref.optim.optimizers` (``sgd_step`` ..., which apply the rule of
   one parameter, ``sgd_update`` ..., parameter by parameter). Kernels:
   ``numpy_optim`` (the rule chained in place over cache-sized chunks),
-  ``cupy_optim`` (one fused CUDA launch per parameter).
+  ``cupy_multi_tensor`` (one CUDA launch per group, of ``cupy_optim``'s
+  fused per-parameter kernels, which step the groups it does not take).
 - ``lstm_sequence_forward``, ``lstm_sequence_backward`` (and ``gru_...``,
   ``rnn_...``: the op names carry the cell's name): a recurrent layer over a
   sequence. Specification: :func:`deepref.rnn.layers.sequence_forward` and
   ``sequence_backward``; the kernels take their arguments less the cell.
-  Kernels: ``numpy_recurrent`` (the LSTM, gates of all steps in one buffer).
+  Kernels: ``numpy_recurrent`` (the LSTM, gates of all steps in one buffer),
+  ``cupy_recurrent`` (the three cells, one cuBLAS product and one CUDA
+  kernel per step).
+- ``im2col``, ``col2im``: the windows of a convolution or pooling as matrix
+  columns, and back. Specification: :func:`deepref.nn.conv.im2col` and
+  ``col2im``. Kernels: ``numpy_conv``, ``cupy_conv`` (one launch each).
 
 The group ops take the group's lists (``params, grads``, one list per state
 buffer, ``None`` entries where a buffer is unused, per-parameter ``steps``) so
@@ -77,7 +83,7 @@ from types import ModuleType
 
 KERNEL_MODULES: dict[str, tuple[str, ...]] = {
     "numpy": ("numpy_optim", "numpy_recurrent", "numpy_normalization", "numpy_conv", "numpy_losses"),
-    "cupy": ("cupy_optim", "cupy_recurrent", "cupy_multi_tensor"),
+    "cupy": ("cupy_optim", "cupy_recurrent", "cupy_multi_tensor", "cupy_conv"),
 }
 """The kernel modules of each backend (names relative to this package), imported on first use."""
 
