@@ -23,12 +23,14 @@
 import ctypes
 import shutil
 import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
 
 from deepref import kernels, nn, optim
-from deepref.kernels import cupy_conv, cupy_multi_tensor, cupy_recurrent
+from deepref.kernels import cupy_conv, cupy_launch, cupy_multi_tensor, cupy_optim, cupy_recurrent
 from deepref.rnn.cells import CELLS
 from deepref.rnn.layers import sequence_backward, sequence_forward
 
@@ -155,6 +157,33 @@ def test_the_drivers_write_into_preallocated_buffers(host_launch):
     assert launched[steps:] == ["lstm_backward_step"] * steps
 
 
+def test_the_launcher_compiles_once_per_dtype_and_passes_ints_as_long_long(monkeypatch):
+    """With a stand-in for CuPy: what reaches the kernel, on how many blocks of how many threads."""
+    compiled, launched = [], []
+
+    class Module:
+        def __init__(self, code, options):
+            compiled.append((code, options))
+
+        def get_function(self, name):
+            return lambda grid, block, args: launched.append((name, grid, block, args))
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(RawModule=Module))
+    launch = cupy_launch.launcher(lambda dtype: f"// {np.dtype(dtype).name}")
+    x, y = np.zeros(3, dtype=np.float32), np.zeros(3, dtype=np.float64)
+    launch("step", 1000, 7, x, np.float32(0.5))
+    launch("step", 10**9, x, 2)
+    launch("other", 5, y)
+    launch("step", 0, x)
+    assert compiled == [("// float32", cupy_optim.OPTIONS), ("// float64", cupy_optim.OPTIONS)]
+    threads = cupy_optim.THREADS
+    assert [(name, grid, block) for name, grid, block, _ in launched] == [
+        ("step", (-(-1000 // threads),), (threads,)), ("step", (cupy_optim.MAX_BLOCKS,), (threads,)),
+        ("other", (1,), (threads,))]
+    first = launched[0][3]
+    assert type(first[0]) is np.int64 and first[1] is x and type(first[2]) is np.float32
+
+
 # --- the source compiled by NVRTC, without a GPU ------------------------------------------------
 
 
@@ -167,7 +196,7 @@ def _nvrtc():
     return nvrtc
 
 
-def nvrtc_compile(code: str, arch: str, options=cupy_recurrent.OPTIONS):
+def nvrtc_compile(code: str, arch: str, options=cupy_optim.OPTIONS):
     """``code`` compiled by NVRTC for ``arch`` (PTX for ``compute_XX``, a cubin for ``sm_XX``); fails with the log."""
     nvrtc = _nvrtc()
     program = nvrtc.createProgram(code, "kernels.cu", (), ())
@@ -192,7 +221,7 @@ def test_recurrent_kernels_compile_with_nvrtc_for_sm_90(dtype):
     # CUDA's tanh is written with explicit multiply-adds; with it opaque (an external function), the
     # kernels' own arithmetic must hold none: no a * b + c contracted into one rounding
     opaque = cupy_recurrent.source(dtype, cupy_recurrent.DEVICE_PRELUDE + OPAQUE_TANH)
-    ptx = nvrtc_compile(opaque, "compute_90", (*cupy_recurrent.OPTIONS, "--relocatable-device-code=true"))
+    ptx = nvrtc_compile(opaque, "compute_90", (*cupy_optim.OPTIONS, "--relocatable-device-code=true"))
     assert "opaque_tanh" in ptx
     assert "fma." not in ptx, "a multiply-add was contracted: the kernels would round otherwise than the host build"
 

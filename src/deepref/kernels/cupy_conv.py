@@ -22,12 +22,12 @@ up to the rounding of the specification's float32 atomic additions.
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
 from . import register
-from .cupy_optim import C_TYPES, DEVICE_PRELUDE, MAX_BLOCKS, OPTIONS, THREADS
+from .cupy_launch import launcher
+from .cupy_optim import C_TYPES, DEVICE_PRELUDE
 
 SOURCE = r"""
 #define GEOMETRY const long long n, const long long c, const long long h, const long long w, \
@@ -73,25 +73,8 @@ def source(dtype, prelude: str = DEVICE_PRELUDE) -> str:
     return f"typedef {C_TYPES[np.dtype(dtype)]} T;\n{prelude}{SOURCE}"
 
 
-@functools.cache
-def _kernel(dtype, name: str):
-    return _module(dtype).get_function(name)
-
-
-@functools.cache
-def _module(dtype):
-    import cupy
-
-    return cupy.RawModule(code=source(dtype), options=OPTIONS)
-
-
-def cupy_launch(name: str, size: int, *args) -> None:
-    """Launch kernel ``name`` over ``size`` elements; ``args``: CuPy arrays (dtype of the first), a scalar, ints."""
-    if size == 0:
-        return
-    dtype = args[0].dtype
-    blocks = min(-(-size // THREADS), MAX_BLOCKS)
-    _kernel(dtype, name)((blocks,), (THREADS,), tuple(np.int64(a) if isinstance(a, int) else a for a in args))
+cupy_launch = launcher(source)
+"""Launches the kernels above on CuPy arrays (:func:`deepref.kernels.cupy_launch.launcher`)."""
 
 
 def _geometry(n: int, c: int, geometry) -> tuple[int, ...]:

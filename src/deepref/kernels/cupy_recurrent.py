@@ -36,14 +36,14 @@ launched.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from ..validation import check_shape
 from . import register
-from .cupy_optim import C_TYPES, DEVICE_PRELUDE, MAX_BLOCKS, OPTIONS, THREADS
+from .cupy_launch import launcher
+from .cupy_optim import C_TYPES, DEVICE_PRELUDE
 
 SOURCE = r"""
 __device__ __forceinline__ T sigmoid_of(T a) {
@@ -193,26 +193,8 @@ def source(dtype, prelude: str = DEVICE_PRELUDE) -> str:
     return f"typedef {C_TYPES[np.dtype(dtype)]} T;\n{prelude}{SOURCE}"
 
 
-@functools.cache
-def _kernel(dtype, name: str):
-    """Step kernel ``name`` for ``dtype``, compiled (all of them, by NVRTC) on first use and kept."""
-    return _module(dtype).get_function(name)
-
-
-@functools.cache
-def _module(dtype):
-    import cupy
-
-    return cupy.RawModule(code=source(dtype), options=OPTIONS)
-
-
-def cupy_launch(name: str, size: int, *args) -> None:
-    """Launch step kernel ``name`` over ``size`` elements; ``args`` are CuPy arrays (dtype of the first) and ints."""
-    if size == 0:
-        return
-    dtype = next(a.dtype for a in args if not isinstance(a, int))
-    blocks = min(-(-size // THREADS), MAX_BLOCKS)
-    _kernel(dtype, name)((blocks,), (THREADS,), tuple(np.int64(a) if isinstance(a, int) else a for a in args))
+cupy_launch = launcher(source)
+"""Launches the kernels above on CuPy arrays (:func:`deepref.kernels.cupy_launch.launcher`)."""
 
 
 def _common(xp, *arrays):
