@@ -124,6 +124,27 @@ def test_ngram_errors_name_what_was_expected():
         lm.NGramLM(2).prob("a", ["b"])
 
 
+def test_reset_at_eos_scores_each_sentence_from_its_own_start():
+    tokens = "a b <eos> b a c <eos> a c b <eos>".split()
+    model = lm.NGramLM(3).fit(tokens * 3)
+    reset = model.logprobs(tokens, reset_at="<eos>")
+    # the second sentence, read after its <eos> alone, as if the stream started there
+    np.testing.assert_allclose(reset[3:7], model.logprobs(tokens[2:7])[1:], rtol=1e-12)
+    stream = model.logprobs(tokens)
+    np.testing.assert_array_equal(reset[:3], stream[:3])  # contexts without an earlier <eos>
+    assert not np.allclose(reset, stream)
+    np.testing.assert_array_equal(lm.NGramLM(1).fit(tokens).logprobs(tokens, reset_at="<eos>"),
+                                  lm.NGramLM(1).fit(tokens).logprobs(tokens))
+
+
+def test_output_layer_multiply_adds():
+    assert lm.output_layer_madds(10_000, 128, "full") == 1_280_000
+    assert lm.output_layer_madds(10_000, 128, "class") == 128 * (100 + 100)
+    assert lm.output_layer_madds(10, 3, "class", n_classes=4) == 3 * (4 + 3)
+    with pytest.raises(ValueError, match="unknown kind"):
+        lm.output_layer_madds(10, 3, "sampled")
+
+
 def test_uniform_model_has_perplexity_equal_to_the_vocabulary_size():
     tokens = list("abcd") * 3
     model = lm.NGramLM(1, smoothing="add-k", k=1e9).fit(tokens)
@@ -430,6 +451,7 @@ def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypat
     agreement = _run_as_registered("agreement_experiment", experiments.AgreementConfig(
         source=source, lm=TINY_LM, train_tokens=2_000, test_tokens=500, orders=(2,)))
     assert set(agreement["ngram"]) == {"2"} and agreement["floor"] >= 1
+    assert len(agreement["rnn_by_pass"]) == TINY_LM.epochs and agreement["curve_floor"] >= 1
 
     # PTB replaced by a stream of the agreement language (the real run loads PTB and fits KN5)
     words = source.words

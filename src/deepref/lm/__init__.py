@@ -50,6 +50,7 @@ from .softmax import (
     class_softmax_backward,
     class_softmax_forward,
     class_softmax_log_probs,
+    output_layer_madds,
     sequence_loss_backward,
     sequence_loss_forward,
 )

@@ -195,6 +195,8 @@ class AgreementResult:
     rnn: float
     rnn_floor: float  # the floor on exactly the tokens the RNN scored
     seconds: float
+    rnn_by_pass: list[float] = field(default_factory=list)  # after each pass, on the first curve_tokens test tokens
+    curve_floor: float = math.nan  # the floor on exactly those tokens
 
 
 @dataclass(frozen=True)
@@ -206,10 +208,12 @@ class AgreementConfig:
     train_tokens: int = 150_000
     test_tokens: int = 20_000
     orders: tuple[int, ...] = (2, 3, 5, 7)
+    curve_tokens: int = 5_000
 
     def __post_init__(self):
         check_count("train_tokens", self.train_tokens)
         check_count("test_tokens", self.test_tokens)
+        check_count("curve_tokens", self.curve_tokens, minimum=2)
         if not self.orders:
             raise ValueError("orders must name at least one n-gram order, got ()")
         for n in self.orders:
@@ -220,7 +224,9 @@ def agreement_experiment(config: AgreementConfig, seed) -> AgreementResult:
     """Kneser-Ney n-grams of several orders and a recurrent LM on the agreement language, against its floor.
 
     ``seed`` (an int or a generator) feeds three independent streams: the
-    training sample, the test sample and the recurrent LM.
+    training sample, the test sample and the recurrent LM. The learning
+    curve scores the first ``curve_tokens`` test tokens as one stream after
+    every pass.
     """
     start = time.process_time()
     source = config.source
@@ -230,11 +236,13 @@ def agreement_experiment(config: AgreementConfig, seed) -> AgreementResult:
     train_words, test_words = [words[i] for i in train], [words[i] for i in test]
     vocab = Vocabulary(words, unk=None)
     ngram = {n: NGramLM(n).fit(train_words, vocab).perplexity(test_words) for n in config.orders}
-    model, _ = train_lm(train, len(words), config.lm, model_seed)
+    curve = test[: config.curve_tokens]
+    model, history = train_lm(train, len(words), config.lm, model_seed, valid=curve)
     scored = stream_logprobs(model, test, n_streams=16, steps=200)
     truth = source.logprobs(test)
     return AgreementResult(perplexity_of(truth), ngram, perplexity_of(scored),
-                           perplexity_of(truth[1 : 1 + scored.size]), time.process_time() - start)
+                           perplexity_of(truth[1 : 1 + scored.size]), time.process_time() - start,
+                           history["valid_perplexity"], perplexity_of(truth[1 : curve.size]))
 
 
 def ptb_ids() -> tuple[Vocabulary, list[np.ndarray]]:

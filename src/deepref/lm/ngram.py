@@ -232,17 +232,27 @@ class NGramLM:
         rows = np.concatenate([np.broadcast_to(ctx, (v, ctx.size)), np.arange(v)[:, None]], axis=1)
         return self._window_probs(rows)
 
-    def logprobs(self, tokens: Sequence[str]) -> np.ndarray:
-        """``(T,)`` natural log-probability of each token given the tokens before it in the stream."""
+    def logprobs(self, tokens: Sequence[str], reset_at: str | None = None) -> np.ndarray:
+        """``(T,)`` natural log-probability of each token given the tokens before it in the stream.
+
+        With ``reset_at`` (for example ``"<eos>"``) a context stops at the
+        last occurrence of that word before the token: each sentence is then
+        predicted from its own words and the ``<eos>`` that opens it, not from
+        the sentence before (the counts are those of the one stream either way).
+        """
         self._check_fitted()
         ids = np.array([self._word_id(w) for w in tokens], dtype=np.int64)
         padded = np.concatenate([np.full(self.order - 1, -1, dtype=np.int64), ids])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, self.order)
-        return np.log(self._window_probs(np.ascontiguousarray(windows)))
+        windows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(padded, self.order))
+        if reset_at is not None and self.order > 1:
+            is_reset = windows[:, :-1] == self._word_id(reset_at)
+            last = np.where(is_reset.any(axis=1), self.order - 2 - np.argmax(is_reset[:, ::-1], axis=1), 0)
+            windows[np.arange(self.order)[None, :] < last[:, None]] = -1
+        return np.log(self._window_probs(windows))
 
-    def perplexity(self, tokens: Sequence[str]) -> float:
-        """``exp(-mean log P(w_t | history))`` over the stream ``tokens``."""
-        return perplexity_of(self.logprobs(tokens))
+    def perplexity(self, tokens: Sequence[str], reset_at: str | None = None) -> float:
+        """``exp(-mean log P(w_t | history))`` over the stream ``tokens`` (``reset_at``: see :meth:`logprobs`)."""
+        return perplexity_of(self.logprobs(tokens, reset_at))
 
     def __repr__(self) -> str:
         return f"NGramLM(order={self.order}, smoothing={self.smoothing!r})"

@@ -23,9 +23,10 @@ Gradients of the loss ``L = -log P(c | h) - log P(w | c, h)``, per token:
 ``dh = dz_class U^T + dz_word W_c^T``, ``dU = h^T dz_class``, and the block
 ``W_c`` receives ``h^T dz_word`` from the tokens of its class.
 
-Target ids are not range-checked here (that would read the device back every
-call): ids are checked once, on the host, where they enter the model (see
-:func:`deepref.lm.rnnlm.to_backend_ids`).
+Target ids are range-checked here only where reading them costs nothing
+(host arrays; on a GPU with ``DEEPREF_CHECK_VALUES=1``, see
+:func:`deepref.validation.reads_values`): the language model checks its ids
+once, on the host, where they enter (:func:`deepref.lm.rnnlm.to_backend_ids`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from ..backend import get_namespace, to_numpy
 from ..nn.init import as_generator, uniform
 from ..nn.losses import log_softmax, one_hot, softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..nn.module import Module, Parameter
-from ..validation import check_count, check_ndim, check_shape
+from ..validation import check_choice, check_count, check_ndim, check_shape, reads_values
+from .embedding import check_ids
 
 
 class SequenceLossCache(NamedTuple):
@@ -86,6 +88,22 @@ def class_layout(vocab_size: int, n_classes: int) -> tuple[int, int]:
     return math.ceil(vocab_size / size), size
 
 
+def output_layer_madds(vocab_size: int, hidden_size: int, kind: str, n_classes: int | None = None) -> int:
+    """Multiply-adds per token of an output layer's forward pass (the backward pass costs twice as many).
+
+    ``"full"``: ``H V`` for ``h W``. ``"class"``: ``H (C + S)``, the class
+    logits ``h U`` and the logits of one class of ``S = ceil(V / C)`` words,
+    with ``C = ceil(sqrt(V))`` classes unless ``n_classes`` is given. The
+    softmaxes themselves, linear in ``V`` or ``C + S``, are not counted.
+    """
+    check_count("hidden_size", hidden_size)
+    check_choice("kind", kind, ("full", "class"))
+    if kind == "full":
+        return hidden_size * check_count("vocab_size", vocab_size)
+    classes, size = class_layout(vocab_size, math.ceil(math.sqrt(vocab_size)) if n_classes is None else n_classes)
+    return hidden_size * (classes + size)
+
+
 def class_softmax_forward(h, targets, u, a, w, b):
     """Mean negative log-likelihood under the class-factored softmax.
 
@@ -94,8 +112,8 @@ def class_softmax_forward(h, targets, u, a, w, b):
     h : (M, H) array
         Hidden states, one row per token.
     targets : (M,) integer array
-        Word ids in ``[0, V)`` (not checked here, see the module docstring); word
-        ``v`` belongs to class ``v // S``.
+        Word ids in ``[0, V)`` (checked where that costs no device read, see the
+        module docstring); word ``v`` belongs to class ``v // S``.
     u : (H, C) array, a : (C,) array
         Class weights and biases.
     w : (H, V) array, b : (V,) array
@@ -112,7 +130,9 @@ def class_softmax_forward(h, targets, u, a, w, b):
     check_shape("w", w, (h.shape[1], None))
     check_shape("targets", targets, (h.shape[0],))
     xp = get_namespace(h, u, w)
-    if not xp.isdtype(targets.dtype, "integral"):
+    if reads_values(targets):
+        check_ids("targets", targets, w.shape[1])
+    elif not xp.isdtype(targets.dtype, "integral"):
         raise TypeError(f"targets must be an integer array of word ids, got dtype {targets.dtype}")
     n_classes, size = u.shape[1], math.ceil(w.shape[1] / u.shape[1])
     classes = targets // size
