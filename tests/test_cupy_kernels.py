@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from deepref import kernels, nn, optim
+from deepref.backend import to_numpy
 from deepref.kernels import cupy_conv, cupy_launch, cupy_multi_tensor, cupy_optim, cupy_recurrent
 from deepref.rnn.cells import CELLS
 from deepref.rnn.layers import sequence_backward, sequence_forward
@@ -74,7 +75,7 @@ def _specification(cell, x, state, weights, dout, dstate):
 
     out, final, cache = sequence_forward(CELLS[cell], strict(x), tuple(map(strict, state)), *map(strict, weights))
     dx, dstate0, *dparams = sequence_backward(strict(dout), tuple(map(strict, dstate)), cache)
-    return [np.asarray(a) for a in (out, *final, dx, *dstate0, *dparams)]
+    return [to_numpy(a) for a in (out, *final, dx, *dstate0, *dparams)]
 
 
 def _kernels(cell, xp, launch, x, state, weights, dout, dstate):
