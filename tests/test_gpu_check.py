@@ -156,12 +156,26 @@ def test_the_wheels_bring_what_they_need(gpu_check):
     allowed = _allowed(gpu_check)
     for wheel in gpu_check.WHEELS:
         name = wheel.partition("==")[0]
+        if name in gpu_check.DATA_ONLY:
+            continue
         try:
             needed = _requirements(name)
         except importlib.metadata.PackageNotFoundError:
             continue  # not installed here: its imports are not tested either
         missing = [n for n in needed if _normal(n) not in allowed]
         assert not missing, f"{name} needs {missing}, which neither the GPU machine nor gpu_check.WHEELS has"
+
+
+def test_packages_found_by_path_are_on_the_gpu_machine_too(gpu_check):
+    """A package deepref looks up without importing it (``find_spec``: data read by path) must be there as well."""
+    looked_up = {name for path in (ROOT / "src").rglob("*.py")
+                 for name in re.findall(r"find_spec\(\s*[\"']([\w.]+)[\"']", path.read_text())}
+    assert "scattertext" in looked_up
+    distributions = importlib.metadata.packages_distributions()
+    allowed = _allowed(gpu_check)
+    for name in looked_up:
+        owners = distributions.get(name.partition(".")[0], [name])
+        assert any(_normal(owner) in allowed for owner in owners), f"{name} is neither on the GPU machine nor a wheel"
 
 
 def test_without_a_gpu_the_check_skips_with_the_reason(gpu_check, tmp_path):
