@@ -39,6 +39,14 @@ Operations
 - ``im2col``, ``col2im``: the windows of a convolution or pooling as matrix
   columns, and back. Specification: :func:`deepref.nn.conv.im2col` and
   ``col2im``. Kernels: ``numpy_conv``, ``cupy_conv`` (one launch each).
+- ``batchnorm_forward``, ``batchnorm_eval_forward``, ``layernorm_forward``,
+  ``normalization_backward``: batch and layer normalisation.
+  Specification: :mod:`deepref.nn.normalization`. Kernels:
+  ``numpy_normalization`` (rows folded to NumPy's ufunc buffer, BLAS column
+  sums, the closed-form batch-norm backward).
+- ``softmax_cross_entropy_forward``, ``softmax_cross_entropy_backward``.
+  Specification: :mod:`deepref.nn.losses`. Kernels: ``numpy_losses``
+  (``exp`` and the gradient written in place).
 
 The group ops take the group's lists (``params, grads``, one list per state
 buffer, ``None`` entries where a buffer is unused, per-parameter ``steps``) so
@@ -64,8 +72,9 @@ new kernel for an op that has one takes the decorator over from the old one,
 which it may still call (a multi-tensor optimizer step can hand the
 parameters it does not take to ``cupy_optim.fused_or_update``). Nothing else
 changes: the specification already asks for ``op``. A new op starts in the
-specification: one dispatch line at its top, and an entry in the list above. To add a chapter, see the
-README's layout section; chapters never import from this package.
+specification: one dispatch line at its top, and an entry in the list above.
+To add a chapter, see the README's layout section; specifications use only
+:func:`lookup` and :func:`require` from this package, never a kernel module.
 
 Kernel modules are imported lazily, on the first lookup for their backend, so
 that importing :mod:`deepref` never imports CuPy and the specifications never
