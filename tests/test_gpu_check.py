@@ -125,6 +125,24 @@ def test_the_intro_chapter_runs_as_a_script_with_the_gpu_machines_packages(gpu_c
     assert status == 0, output[-3000:]
 
 
+DATA_LOADS = """
+from deepref import data
+from deepref.lm import corpus
+from sklearn.datasets import load_sample_images
+import gymnasium
+data.load_iris(), data.load_digits(), load_sample_images()
+corpus.load_ptb("valid"), corpus.load_movie_reviews(), corpus.load_python_docs()
+gymnasium.make("CartPole-v1").reset(seed=0)
+print("loaded")
+"""
+"""Every data set the chapters read (sklearn's, the Penn Treebank, the movie reviews, Python's docs, CartPole)."""
+
+
+def test_the_chapters_data_load_with_the_gpu_machines_packages(as_on_the_gpu_machine):
+    status, output = _run(as_on_the_gpu_machine(DATA_LOADS), ROOT)
+    assert status == 0 and "loaded" in output, output[-3000:]
+
+
 def test_the_unit_suite_collects_with_the_gpu_machines_packages(gpu_check, as_on_the_gpu_machine):
     ignored = [f"--ignore=tests/{name}" for name in gpu_check.BOOK_TESTS]
     for name in gpu_check.BOOK_TESTS:
