@@ -248,7 +248,8 @@ def write_report(out: pathlib.Path, report: dict) -> pathlib.Path:
     lines.append("")
     if "bench" in report:
         lines += ["## Benchmarks of the GPU targets (float32, torch on CUDA with TF32 off)", "",
-                  f"(exit {report['bench']['exit']}, {report['bench']['seconds']} s)", "", report["bench"]["output"], ""]
+                  f"(exit {report['bench']['exit']}, {report['bench']['seconds']} s)", "",
+                  report["bench"]["output"], ""]
     if "chapters" in report:
         lines += ["## Chapters on CuPy", "",
                   "Run two at a time on the one GPU; CPU: the time recorded by the last benchmark run on the "

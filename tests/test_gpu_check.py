@@ -245,12 +245,15 @@ def _host_reads_in_one_epoch(monkeypatch, batches: int, clip_norm=None) -> int:
     from deepref.train import fit
 
     reads = [0]
-    for name in ("__float__", "__int__", "__bool__", "__index__", "__complex__", "__array__", "__dlpack__"):
-        def counting(self, *args, _original=getattr(Array, name), **kwargs):
+    def counting(original):
+        def read(self, *args, **kwargs):
             reads[0] += 1
-            return _original(self, *args, **kwargs)
+            return original(self, *args, **kwargs)
 
-        monkeypatch.setattr(Array, name, counting)
+        return read
+
+    for name in ("__float__", "__int__", "__bool__", "__index__", "__complex__", "__array__", "__dlpack__"):
+        monkeypatch.setattr(Array, name, counting(getattr(Array, name)))
     monkeypatch.setenv("DEEPREF_CHECK_VALUES", "0")
     rng = np.random.default_rng(0)
     with backend.use_backend("array_api_strict"):

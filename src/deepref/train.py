@@ -425,7 +425,7 @@ def _train_epochs(state, loss_fn, x, y, epochs, batch_size, validation_data, cal
             if bar is not None:
                 bar.update(step + 1)
         for key, value in _epoch_metrics(get_namespace(x), losses, sizes, corrects,
-                                         lambda step: f"epoch {epoch}, step {step}").items():
+                                         lambda step, epoch=epoch: f"epoch {epoch}, step {step}").items():
             history.append(key, value)
         history.append("lr", optimizer.lr)
         if validation_data is not None:

@@ -22,7 +22,6 @@ up to the rounding of the specification's float32 atomic additions.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from . import register

@@ -204,7 +204,7 @@ def _common(xp, *arrays):
 
 
 def _input_projection(xp, x, w_x, bias):
-    """``(x_rows, a_x)``: the input as ``(T*N, D)`` rows ordered ``(t, n)``, and ``x @ w_x + bias`` as ``(T, N, G*H)``."""
+    """``(x_rows, a_x)``: the input as ``(T*N, D)`` rows ordered ``(t, n)``; ``x @ w_x + bias`` as ``(T, N, G*H)``."""
     n, steps, d = x.shape
     x_rows = xp.ascontiguousarray(xp.transpose(x, (1, 0, 2))).reshape(steps * n, d)
     ax = x_rows @ w_x
