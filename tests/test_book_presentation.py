@@ -11,6 +11,10 @@ rendered offline, figures numbered).
 - code shown in the book fits in 88 columns, cells and included library code
   alike (``literalinclude`` shows a function without its docstring);
 - no cell ends in a bare value that prints a raw Python repr;
+- every table is numbered and captioned: a table in the text is a ``{table}``
+  directive with a caption, a table of results a ``number_table(..., caption=...)``;
+- an author who is the subject of a sentence is cited with ``{cite:t}``, not named
+  before a ``{cite:p}`` (which would print the name twice);
 - the text speaks to the reader: no build budgets, no "slides" or "source notes";
 - a finished chapter opens with what it teaches and closes with a summary.
 """
@@ -180,6 +184,52 @@ def test_no_cell_ends_in_a_raw_value(chapter):
            if "remove-output" not in c.tags and "remove-cell" not in c.tags and ends_in_raw_value(c.source)]
     assert not raw, (f"{chapter.name}: cells at lines {raw} end in a bare value (a raw repr in the book); "
                      "show a table or glue formatted numbers")
+
+
+# Chapters that have not yet numbered and captioned their tables (issue 26); their
+# authors empty this set as they apply the conventions of deepref._book.
+TABLES_PENDING = {"activations", "deep_rl", "language_models", "neuroscience", "practice", "pytorch_users"}
+
+
+def uncaptioned_tables(text: str) -> list[str]:
+    """The first line of every Markdown table outside a ``{table}`` directive, and of every
+    ``number_table(...)`` call without a caption."""
+    found, inside, previous = [], False, ""
+    for line in text.split("\n"):
+        if line.startswith("```{table}"):
+            inside = True
+        elif inside and line.startswith("```"):
+            inside = False
+        elif line.startswith("|") and not previous.startswith("|") and not inside:
+            found.append(line[:60])
+        previous = line
+    for cell in code_cells(text):
+        for call in re.finditer(r"number_table\((.*?)\n\)|number_table\(([^\n]*)\)$", cell.source,
+                                re.DOTALL | re.MULTILINE):
+            if "caption=" not in call.group(0):
+                found.append(f"number_table at cell line {cell.line}")
+    return found
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_every_table_is_numbered_and_captioned(chapter):
+    if chapter.stem in TABLES_PENDING:
+        pytest.xfail("tables not yet numbered (issue 26)")
+    found = uncaptioned_tables(chapter.read_text(encoding="utf-8"))
+    assert not found, (f"{chapter.name}: tables without a caption: {found[:5]}; wrap them in a "
+                       "```{table} Caption``` directive with a :name:, or pass caption= to number_table")
+
+
+AUTHOR_BEFORE_CITATION = re.compile(
+    r"\b(?:[A-Z][\w'-]+ et al\.|[A-Z][\w'-]+ and [A-Z][\w'-]+)\s+\{cite:p\}`([^`]+)`")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+def test_no_author_is_named_twice(chapter):
+    text = prose(chapter.read_text(encoding="utf-8"))
+    twice = [m.group(0)[:60] for m in AUTHOR_BEFORE_CITATION.finditer(text)
+             if m.group(0).split()[0].lower()[:4] == m.group(1).split(",")[0][:4]]
+    assert not twice, f"{chapter.name}: write {{cite:t}} where the authors are the subject: {twice}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
