@@ -15,9 +15,11 @@ from deepref.diagnostics import (
     layer_gradients,
     layer_outputs,
     mlp,
+    one_piece_fraction,
     relu_interpolant,
     update_ratios,
     zero_gradient_fraction,
+    zero_gradient_units,
 )
 
 
@@ -149,3 +151,46 @@ def test_dead_unit_monitor_records_every_epoch(rng):
     assert history["dead_fraction"][-1] >= 0.5
     with pytest.raises(ValueError, match="ReLU"):
         DeadUnitMonitor(x).measure(mlp([3, 2], None))
+
+
+def _relu_net_with_a_dead_unit():
+    """A 2-3-2 ReLU net: hidden unit 0 is dead (bias -100), unit 1 always active, unit 2 switches."""
+    net = mlp([2, 3, 2], nn.ReLU, seed=0)
+    net.layers[0].weight.data = asarray(np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]))
+    net.layers[0].bias.data = asarray(np.array([-100.0, 100.0, 0.0]))
+    x = asarray(np.array([[-1.0, 0.0], [1.0, 0.0], [2.0, 0.0]]))
+    return net, x, asarray(np.array([0, 1, 1]))
+
+
+def test_zero_gradient_units_counts_the_dead_relu_and_restores_the_mode():
+    net, x, y = _relu_net_with_a_dead_unit()
+    net.eval()
+    assert zero_gradient_units(net, nn.SoftmaxCrossEntropy(), x, y) == pytest.approx(1 / 3)
+    assert not net.training
+    assert all(p.grad is None or not np.any(to_numpy(p.grad)) for p in net.parameters())
+
+
+def test_one_piece_fraction_counts_dead_and_always_active_units():
+    net, x, _ = _relu_net_with_a_dead_unit()
+    assert one_piece_fraction(net, x) == pytest.approx(2 / 3)
+    assert net.training
+
+
+def test_one_piece_fraction_of_maxout_follows_the_winning_piece():
+    net = mlp([1, 2, 1], nn.Maxout, seed=0, pieces=2)
+    # unit 0: pieces x and -x (the winner changes with the sign of x); unit 1: pieces x and x + 5
+    net.layers[0].weight.data = asarray(np.array([[1.0, -1.0, 1.0, 1.0]]))
+    net.layers[0].bias.data = asarray(np.array([0.0, 0.0, 0.0, 5.0]))
+    x = asarray(np.array([[-1.0], [2.0]]))
+    assert one_piece_fraction(net, x) == pytest.approx(1 / 2)
+    net, x, y = _relu_net_with_a_dead_unit()
+    maxout = mlp([2, 3, 2], nn.Maxout, seed=0)
+    assert zero_gradient_units(maxout, nn.SoftmaxCrossEntropy(), x, y) == 0.0
+
+
+def test_unit_counts_need_a_suitable_network():
+    x = asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="ReLU, LeakyReLU or Maxout"):
+        one_piece_fraction(mlp([3, 4, 2], nn.Tanh), x)
+    with pytest.raises(ValueError, match="hidden layer"):
+        zero_gradient_units(mlp([3, 2], None), nn.SoftmaxCrossEntropy(), x, asarray(np.array([0, 1])))

@@ -12,6 +12,10 @@ chapters, written once so that any model of :mod:`deepref.nn` can use them:
 * :func:`dead_fraction` counts units that are never positive (a dead ReLU),
   :func:`zero_gradient_fraction` units that pass no gradient at all, and
   :class:`DeadUnitMonitor` records the dead fraction during :func:`~deepref.train.fit`;
+  :func:`zero_gradient_units` counts them in a whole network, and
+  :func:`one_piece_fraction` counts the units that act as one affine function
+  on the data (a dead ReLU, an inactive leaky ReLU, a maxout unit whose piece
+  always wins);
 * :func:`relu_interpolant` builds the one-hidden-layer ReLU network of the
   universal approximation argument;
 * :func:`update_ratios` measures ``||w_new - w_old|| / ||w_old||`` per
@@ -274,6 +278,79 @@ def zero_gradient_fraction(grad_rows) -> float:
     xp = get_namespace(grad_rows)
     moving = xp.any(grad_rows != 0, axis=0)
     return 1.0 - float(xp.mean(xp.astype(moving, xp.float64)))
+
+
+def zero_gradient_units(model: Sequential, loss_fn, x, y) -> float:
+    """Fraction of ``model``'s hidden units whose gradient is zero on every example of ``(x, y)``.
+
+    One forward and backward pass of the whole batch in eval mode (the mode is
+    restored; the parameters' gradients are cleared afterwards). A unit's
+    gradient is that of the loss with respect to its pre-activation; a maxout
+    unit owns ``pieces`` pre-activations and counts as zero only if all are.
+    The fraction is the mean over the hidden layers (:func:`zero_gradient_fraction`
+    per layer).
+
+    Parameters
+    ----------
+    model : Sequential
+        Linear layers, each hidden one followed by its nonlinearity (as :func:`mlp` builds).
+    loss_fn : loss module with ``forward(scores, y)`` and ``backward()``
+    x : (N, D) array
+    y : (N,) array
+    """
+    xp = get_namespace(x)
+    was_training = model.training
+    model.eval()
+    loss_fn.forward(layer_outputs(model, x)[-1], y)
+    grads = layer_gradients(model, loss_fn.backward())
+    model.zero_grad()
+    model.train(was_training)
+    fractions = []
+    for i, layer in enumerate(model.layers[:-1]):
+        if isinstance(layer, Linear):  # grads[i]: w.r.t. its pre-activations
+            pieces = getattr(model.layers[i + 1], "pieces", 1)
+            n, columns = grads[i].shape
+            per_piece = xp.reshape(xp.abs(grads[i]), (n, columns // pieces, pieces))
+            fractions.append(zero_gradient_fraction(xp.sum(per_piece, axis=2)))
+    if not fractions:
+        raise ValueError("zero_gradient_units needs a model with a hidden layer")
+    return float(np.mean(fractions))
+
+
+def one_piece_fraction(model: Sequential, x) -> float:
+    """Fraction of the piecewise-linear hidden units that stay on one piece for every row of ``x``.
+
+    A (leaky) ReLU unit stays on one piece if its pre-activation has the same
+    sign (positive, or not) on every example: on the data it is an affine
+    function, and a dead ReLU is the case where that function is zero. A
+    maxout unit stays on one piece if the same piece wins on every example.
+    The units of all (leaky) ReLU and maxout layers are pooled; the model runs
+    in eval mode and its mode is restored.
+
+    Parameters
+    ----------
+    model : Sequential
+    x : (N, D) array
+    """
+    xp = get_namespace(x)
+    was_training = model.training
+    model.eval()
+    outputs = layer_outputs(model, x)
+    model.train(was_training)
+    stuck, units = 0, 0
+    for z, after in zip(outputs, model.layers[1:]):
+        if isinstance(after, Maxout):
+            grouped = xp.reshape(z, (z.shape[0], z.shape[1] // after.pieces, after.pieces))
+            regime = xp.argmax(grouped, axis=2)
+        elif isinstance(after, (ReLU, LeakyReLU)):
+            regime = z > 0
+        else:
+            continue
+        stuck += int(xp.sum(xp.astype(xp.all(regime == regime[:1, ...], axis=0), xp.int64)))
+        units += regime.shape[1]
+    if not units:
+        raise ValueError("one_piece_fraction needs a model with ReLU, LeakyReLU or Maxout layers")
+    return stuck / units
 
 
 def update_ratios(before: dict, model: Module) -> dict[str, float]:

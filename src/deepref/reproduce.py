@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import experiments as sweeps
+from .activations.experiments import NONLINEARITIES, ChoiceConfig, DyingConfig
 from .landscape.experiments import WidthSpreadConfig
 from .lm.experiments import ZAREMBA_SMALL, ZAREMBA_SMALL_ADAM, AgreementConfig, PTBConfig, ReviewConfig, WordCharConfig
 from .neuro.experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
@@ -68,6 +69,8 @@ class Experiment:
         return sweeps.grid(self.name, self.function, configs, seeds)
 
 
+_DYING = (DyingConfig("ReLU", lr=0.001), *(DyingConfig(k) for k in ("ReLU", "leaky ReLU", "maxout")))
+_CHOICES = tuple(ChoiceConfig(k) for k in NONLINEARITIES)
 _DQN_VARIANTS = tuple(DQNRunConfig(config) for config in DQN_VARIANTS.values())
 _ADDING_SMALL = AddingConfig()
 _ADDING_FULL = replace(_ADDING_SMALL, curriculum=(*_ADDING_SMALL.curriculum[:3], ((100, 50), 5400)))
@@ -75,6 +78,22 @@ _WORD_CHAR = WordCharConfig()
 _WORD_CHAR_LONGER = WordCharConfig(word=replace(_WORD_CHAR.word, epochs=5), char=replace(_WORD_CHAR.char, epochs=5))
 
 CHAPTERS: dict[str, tuple[Experiment, ...]] = {
+    "activations": (
+        Experiment(
+            "dying_units", "deepref.activations.experiments:dying_run",
+            "ReLU networks trained with Adam at the usual rate and at 50 times it, leaky ReLU and maxout at the "
+            "large rate: dead units and test accuracy on the digits (the book: 12 seeds; full: 50)",
+            _DYING, tuple(range(12)), _DYING, tuple(range(50)),
+            metric="test_accuracy", cpu_seconds=21.0, full_cpu_seconds=88.0,
+            timing="full measured; book size estimated from it"),
+        Experiment(
+            "choice", "deepref.activations.experiments:choice_run",
+            "sigmoid, tanh, ReLU, leaky ReLU and maxout networks trained alike with SGD and momentum on the "
+            "digits (the book: 12 seeds; full: tanh and ReLU, 50 seeds)",
+            _CHOICES, tuple(range(12)), tuple(ChoiceConfig(k) for k in ("tanh", "ReLU")), tuple(range(50)),
+            metric="test_accuracy", cpu_seconds=19.0, full_cpu_seconds=26.0,
+            timing="full measured; book size estimated from it"),
+    ),
     "optimization": (
         Experiment(
             "softmax_regression", "deepref.optimization.experiments:softmax_regression_run",
