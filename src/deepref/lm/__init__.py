@@ -55,7 +55,6 @@ from .softmax import (
     sequence_loss_forward,
 )
 from .synthetic import AgreementSource
-from .seeds import spawn_seeds
 from .word2vec import centred_unit_vectors, nearest_neighbours, skipgram_backward, skipgram_forward, skipgram_pairs, train_skipgram
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -28,7 +28,7 @@ from .classify import MultinomialNB, SequenceClassifier, fit_classifier, ngram_f
 from .corpus import EOS, Vocabulary, batchify, load_movie_reviews, load_ptb, load_python_docs, tokenize
 from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perplexity_of
 from .rnnlm import CELLS, RNNLM, init_uniform, stream_logprobs, train_epoch
-from .seeds import spawn_seeds
+from ..seeds import spawn_seeds
 from .synthetic import AgreementSource
 
 

@@ -30,7 +30,7 @@ from ..nn.module import Parameter
 from ..optim import Adam
 from ..validation import check_count, check_finite_loss, check_positive
 from .embedding import check_ids
-from .seeds import spawn_seeds
+from ..seeds import spawn_seeds
 
 
 class SkipGramCache(NamedTuple):
