@@ -16,7 +16,9 @@ foreach), each chapter's status and GPU time beside its CPU time (from
 ``benchmarks/results/latest.json``), and the unit suite's summary. The whole
 check keeps to a budget (``--budget``, 9 minutes by default): the benchmarks
 first, then the chapters two at a time (so that their times mean something),
-then the unit suite in what is left.
+then the unit suite in what is left. ``--profile rnn`` runs the RNN chapter
+under cProfile and adds the functions that took the most time to the report
+(to find what deserves a kernel next).
 """
 
 from __future__ import annotations
@@ -190,20 +192,40 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def one_chapter(path: pathlib.Path, timeout: float, scratch: pathlib.Path, backend: str = "cupy") -> dict:
-    """Execute one chapter as a script (from the book folder, as the book build does)."""
+def one_chapter(path: pathlib.Path, timeout: float, scratch: pathlib.Path, profile: bool = False) -> dict:
+    """Execute one chapter as a script on CuPy (from the book folder, as the book build does).
+
+    With ``profile``, under :mod:`cProfile` (slower), and the row gets the
+    functions that took the most time of their own (:func:`profile_summary`).
+    """
     script = scratch / f"chapter_{path.stem}.py"
     script.write_text(chapter_script(path))
-    code, seconds, output = run([sys.executable, str(script)], timeout, backend_env(backend), BOOK)
+    statistics = scratch / f"chapter_{path.stem}.prof"
+    command = [sys.executable, *(["-m", "cProfile", "-o", str(statistics)] if profile else []), str(script)]
+    code, seconds, output = run(command, timeout, backend_env(), BOOK)
     tail = "\n".join(output.strip().splitlines()[-12:]) if code else ""
-    return {"chapter": path.stem, "exit": code, "seconds": round(seconds, 1), "error": tail}
+    row = {"chapter": path.stem, "exit": code, "seconds": round(seconds, 1), "error": tail}
+    if profile and statistics.exists():
+        row["profile"] = profile_summary(statistics)
+    return row
 
 
-def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Path) -> list[dict]:
+def profile_summary(statistics: pathlib.Path, top: int = 25) -> str:
+    """The ``top`` functions by own time in a :mod:`cProfile` file, as :mod:`pstats` prints them."""
+    import io
+    import pstats
+
+    stream = io.StringIO()
+    pstats.Stats(str(statistics), stream=stream).strip_dirs().sort_stats("tottime").print_stats(top)
+    return stream.getvalue().strip()
+
+
+def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Path, profiled=()) -> list[dict]:
     """Every chapter on CuPy, ``workers`` at a time, the longest on the CPU first; none starts after ``deadline``.
 
     A chapter gets ``timeout`` seconds, or what is left before ``deadline``
-    if less; one that cannot start in time is reported as not run.
+    if less; one that cannot start in time is reported as not run. The
+    chapters named in ``profiled`` run under the profiler.
     """
     cpu = cpu_chapter_seconds()
     order = sorted(executable_chapters(), key=lambda p: -(cpu.get(p.stem) or 0.0))
@@ -212,7 +234,7 @@ def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Pat
         left = deadline - time.monotonic()
         if left < 5.0:
             return {"chapter": path.stem, "exit": None, "seconds": 0.0, "error": "not run: the budget was spent"}
-        return one_chapter(path, min(timeout, left), scratch)
+        return one_chapter(path, min(timeout, left), scratch, profile=path.stem in profiled)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(job, order))
@@ -262,6 +284,9 @@ def write_report(out: pathlib.Path, report: dict) -> pathlib.Path:
         for row in report["chapters"]:
             if row["exit"]:
                 lines += ["", f"### {row['chapter']}", "", "```", row["error"], "```"]
+            if row.get("profile"):
+                lines += ["", f"### Profile of {row['chapter']} (under cProfile: its time above is inflated)", "",
+                          "```", row["profile"], "```"]
         lines.append("")
     if "unit" in report:
         unit = report["unit"]
@@ -280,6 +305,8 @@ def main(argv=None) -> int:
     parser.add_argument("--chapter-timeout", type=float, default=150.0, help="seconds per chapter at most")
     parser.add_argument("--unit-workers", type=int, default=8, help="pytest-xdist workers of the unit suite")
     parser.add_argument("--skip", nargs="*", default=[], choices=["unit", "chapters", "bench"])
+    parser.add_argument("--profile", nargs="*", default=[], metavar="CHAPTER",
+                        help="run these chapters under cProfile (slower) and put their top functions in the report")
     parser.add_argument("--list-wheels", action="store_true", help="print the wheels the GPU machine needs, and exit")
     args = parser.parse_args(argv)
     if args.list_wheels:
@@ -301,7 +328,7 @@ def main(argv=None) -> int:
     if "chapters" not in args.skip:
         # the unit suite gets what is left, but at least a quarter of the budget when it runs
         reserve = 0.0 if "unit" in args.skip else 0.25 * args.budget
-        report["chapters"] = chapters(deadline - reserve, args.chapter_timeout, args.workers, scratch)
+        report["chapters"] = chapters(deadline - reserve, args.chapter_timeout, args.workers, scratch, args.profile)
         write_report(args.out, report)
     if "unit" not in args.skip:
         report["unit"] = unit_suite(deadline - time.monotonic(), args.unit_workers)

@@ -285,8 +285,10 @@ def test_the_check_runs_chapters_and_reports_them_as_on_a_gpu(gpu_check, monkeyp
     monkeypatch.setattr(gpu_check, "backend_env", lambda name="cupy": gpu_check.os.environ | {
         "DEEPREF_BACKEND": "numpy", "PYTHONPATH": str(ROOT / "src")})
     monkeypatch.setattr(gpu_check, "executable_chapters", lambda: [gpu_check.BOOK / "intro.md"])
-    assert gpu_check.main(["--out", str(tmp_path), "--skip", "unit", "bench", "--budget", "120"]) == 0
+    arguments = ["--out", str(tmp_path), "--skip", "unit", "bench", "--budget", "120", "--profile", "intro"]
+    assert gpu_check.main(arguments) == 0
     report = (tmp_path / "gpu_report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| intro |"))
     assert row.startswith("| intro | ok |")
     assert (tmp_path / "scripts" / "chapter_intro.py").exists()
+    assert "### Profile of intro" in report and "tottime" in report
