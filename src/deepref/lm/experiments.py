@@ -208,7 +208,7 @@ class AgreementConfig:
     train_tokens: int = 150_000
     test_tokens: int = 20_000
     orders: tuple[int, ...] = (2, 3, 5, 7)
-    curve_tokens: int = 5_000
+    curve_tokens: int = 2_000
 
     def __post_init__(self):
         check_count("train_tokens", self.train_tokens)

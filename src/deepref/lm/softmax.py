@@ -133,7 +133,7 @@ def class_softmax_forward(h, targets, u, a, w, b):
     if reads_values(targets):
         check_ids("targets", targets, w.shape[1])
     elif not xp.isdtype(targets.dtype, "integral"):
-        raise TypeError(f"targets must be an integer array of word ids, got dtype {targets.dtype}")
+        raise TypeError(f"targets must be integer word ids, got dtype {targets.dtype}")
     n_classes, size = u.shape[1], math.ceil(w.shape[1] / u.shape[1])
     classes = targets // size
     class_logp = log_softmax(h @ u + a, axis=1)
@@ -143,7 +143,8 @@ def class_softmax_forward(h, targets, u, a, w, b):
     h_sorted, sorted_classes = xp.take(h, order, axis=0), xp.take(classes, order)
     sorted_targets = xp.take(targets, order)
     boundaries = xp.arange(n_classes + 1, dtype=classes.dtype)
-    starts = to_numpy(xp.searchsorted(sorted_classes, boundaries)).tolist()  # one read of the host
+    starts = xp.searchsorted(sorted_classes, boundaries)
+    starts = to_numpy(starts).tolist()  # the segments' bounds, read back once
     segments, word_probs, word_target = [], [], []
     for c in range(n_classes):
         start, stop = starts[c], starts[c + 1]
