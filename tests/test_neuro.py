@@ -80,6 +80,23 @@ def test_bad_arguments_raise_clear_errors(call, message):
         call()
 
 
+@pytest.mark.parametrize("dt", [0.1, 0.025])
+def test_white_noise_gives_the_same_membrane_fluctuations_whatever_the_step(dt):
+    params = neuro.LIFParameters()
+    current = neuro.white_noise_current(as_float64(np.zeros(100)), 0.3, 300.0, dt, params.tau_m, seed=1)
+    assert current.shape == (round(300.0 / dt), 100)
+    np.testing.assert_allclose(np.std(to_numpy(current)), 0.3 * np.sqrt(params.tau_m / dt), rtol=0.02)
+    v = to_numpy(neuro.simulate_lif(current, 300.0, dt, params).v)[round(50.0 / dt):]
+    assert abs(v.std() / (params.r_m * 0.3 / np.sqrt(2.0)) - 1.0) < 0.04
+
+
+def test_white_noise_current_checks_its_arguments():
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+        neuro.white_noise_current(as_float64(np.zeros(3)), -1.0, 10.0, 0.1, 10.0)
+    with pytest.raises(ValueError, match=r"mean must be 1-D \(N,\)"):
+        neuro.white_noise_current(as_float64(np.zeros((2, 3))), 1.0, 10.0, 0.1, 10.0)
+
+
 def test_a_diverging_simulation_names_the_step():
     current = np.full((20, 1), 2.0)
     current[7] = np.nan
@@ -211,6 +228,69 @@ def test_wilson_cowan_oscillates_only_for_intermediate_drive():
     assert amplitude[1] > 0.1 and amplitude[0] < 1e-6 and amplitude[2] < 1e-2
 
 
+def test_wilson_cowan_fixed_points_solve_the_equations_and_the_jacobian_is_their_derivative():
+    from dataclasses import replace
+
+    params = replace(neuro.WilsonCowanParameters(), w_ei=12.0)
+
+    def rhs(state, p, q):
+        e, i = state
+        s_e = float(neuro.wilson_cowan_sigmoid(np.asarray(params.w_ee * e - params.w_ei * i + p), params.a_e,
+                                               params.theta_e))
+        s_i = float(neuro.wilson_cowan_sigmoid(np.asarray(params.w_ie * e - params.w_ii * i + q), params.a_i,
+                                               params.theta_i))
+        return np.array([(-e + (1 - params.r_e * e) * s_e) / params.tau_e,
+                         (-i + (1 - params.r_i * i) * s_i) / params.tau_i])
+
+    points = neuro.wilson_cowan_fixed_points(1.0, 0.0, params)
+    assert len(points) == 3  # bistable at this drive: low rest, saddle, unstable focus
+    for point in points:
+        assert np.max(np.abs(rhs(point, 1.0, 0.0))) < 1e-12
+        jacobian = neuro.wilson_cowan_jacobian(*point, 1.0, 0.0, params)
+        h = 1e-6
+        numeric = np.stack([(rhs(np.add(point, d), 1.0, 0.0) - rhs(np.subtract(point, d), 1.0, 0.0)) / (2 * h)
+                            for d in (np.array([h, 0.0]), np.array([0.0, h]))], axis=1)
+        np.testing.assert_allclose(jacobian, numeric, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="w_ei must be a finite number > 0"):
+        neuro.wilson_cowan_fixed_points(1.0, 0.0, replace(params, w_ei=0.0))
+
+
+def test_wilson_cowan_perturbations_grow_at_the_rate_of_the_leading_eigenvalue():
+    from dataclasses import replace
+
+    couplings = np.array([7.0, 10.5])  # either side of the Hopf bifurcation at P = 1.25
+    fixed, rates = [], []
+    for w in couplings:
+        params = replace(neuro.WilsonCowanParameters(), w_ei=float(w))
+        (point,) = neuro.wilson_cowan_fixed_points(1.25, 0.0, params)
+        fixed.append(point)
+        rates.append(np.linalg.eigvals(neuro.wilson_cowan_jacobian(*point, 1.25, 0.0, params)).real.max())
+    fixed = np.array(fixed)
+    batch = replace(neuro.WilsonCowanParameters(), w_ei=as_float64(couplings))
+    e, _ = neuro.simulate_wilson_cowan(as_float64(np.full(2, 1.25)), as_float64(np.zeros(2)), 200.0, 0.01, batch,
+                                       e0=as_float64(fixed[:, 0] + 1e-4), i0=as_float64(fixed[:, 1]))
+    envelope = np.abs(to_numpy(e) - fixed[:, 0]).reshape(-1, 4000, 2).max(axis=1)
+    measured = np.polyfit(np.arange(1, 5) * 40.0, np.log(envelope[1:]), 1)[0]
+    assert rates[0] < 0 < rates[1]
+    np.testing.assert_allclose(measured, rates, atol=1e-3)
+
+
+def test_hopfield_asynchronous_updates_never_raise_the_energy():
+    rng = np.random.default_rng(2)
+    patterns = as_float64(rng.choice([-1.0, 1.0], size=(12, 60)))
+    weights = neuro.hopfield_weights(patterns)
+    state = as_float64(rng.choice([-1.0, 1.0], size=(3, 60)))
+    energy = to_numpy(neuro.hopfield_energy(weights, state))
+    for i in rng.permutation(60).tolist() * 2:
+        state[:, i] = np.where(to_numpy(state @ weights[:, i]) >= 0.0, 1.0, -1.0)
+        new = to_numpy(neuro.hopfield_energy(weights, state))
+        assert np.all(new <= energy + 1e-12)
+        energy = new
+    recalled = neuro.hopfield_recall(weights, patterns, seed=np.random.default_rng(0))
+    final, stored = (to_numpy(neuro.hopfield_energy(weights, s)) for s in (recalled, patterns))
+    assert np.all(final <= stored)
+
+
 def test_hopfield_recalls_corrupted_patterns_below_capacity():
     rng = np.random.default_rng(0)
     patterns = as_float64(rng.choice([-1.0, 1.0], size=(5, 100)))
@@ -228,6 +308,16 @@ def test_cuba_network_is_deterministic_and_matches_its_event_list():
     counts = to_numpy(run.counts)
     assert counts.sum() > 0 and np.array_equal(counts, to_numpy(again.counts))
     assert np.array_equal(np.bincount(to_numpy(run.spike_neuron), minlength=400), counts)
+
+
+def test_uncoupled_cuba_neurons_fire_at_the_lif_rate():
+    from dataclasses import replace
+
+    params = replace(neuro.CUBAParameters(), w_e=0.0, w_i=0.0)
+    targets, v0, _, _ = neuro.cuba_initial_state(200, seed=np.random.default_rng(4), params=params)
+    run = neuro.simulate_cuba_network(targets, v0, 1000.0, 0.1, params)
+    rate = 1000.0 / (params.t_ref + params.tau_m * np.log((params.e_l - params.v_reset) / (params.e_l - params.v_th)))
+    assert np.all(np.abs(to_numpy(run.counts) - rate) <= 1.0)
 
 
 def test_cuba_exact_update_matches_a_fine_euler_integration():
@@ -308,6 +398,15 @@ def test_maximum_likelihood_decoding_approaches_the_cramer_rao_bound():
     assert 0.85 < np.mean(error**2) / bound < 1.25
 
 
+def test_mlp_decoder_learns_the_angle():
+    population = neuro.Population(n=16, window=300.0)
+    stimulus, counts = population.sample(1500, seed=0)
+    decode = neuro.fit_mlp_decoder(counts, stimulus, seed=np.random.default_rng(1), hidden=32, epochs=8)
+    test_stimulus, test_counts = population.sample(500, seed=1)
+    error = to_numpy(neuro.angle_error(decode(test_counts), test_stimulus))
+    assert np.degrees(np.sqrt(np.mean(error**2))) < 20.0  # chance: about 104 degrees
+
+
 def test_fisher_information_scales_with_gain_and_window():
     stimulus = as_float64(np.asarray([0.3, 1.0]))
     base = to_numpy(neuro.Population().fisher_information(stimulus))
@@ -361,7 +460,14 @@ def test_experiment_functions_return_their_records():
     small = neuro.hopfield_retrieval_run(neuro.HopfieldConfig(n=100, load=0.05), seed=0)
     assert small["retrieved_fraction"] == 1.0
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
-        neuro.digits_run(neuro.DigitsConfig(model="cnn"), seed=0)
+        neuro.DigitsConfig(model="cnn")  # configs check themselves when built
+    with pytest.raises(ValueError, match="load must be"):
+        neuro.HopfieldConfig(load=0.0)
+    config = neuro.HopfieldConfig(n=60, load=0.1)
+    by_int = neuro.hopfield_retrieval_run(config, seed=3)
+    assert by_int == neuro.hopfield_retrieval_run(config, seed=3)
+    by_generator = neuro.hopfield_retrieval_run(config, seed=np.random.default_rng(3))
+    assert 0.0 <= by_generator["retrieved_fraction"] <= 1.0
 
 
 def test_the_registered_neuroscience_experiments_run_a_tiny_config_through_a_sweep(tmp_path):

@@ -91,6 +91,14 @@ def test_hh_trajectory_and_spike_times_agree_with_solve_ivp(current):
     np.testing.assert_allclose(to_numpy(record.v)[:, 0], reference.sol(grid)[0], atol=0.02)  # mV, RK4 at 0.025 ms
 
 
+def test_hh_reference_rates_are_those_of_a_high_accuracy_integration():
+    for current, rate in neuro.HH_REFERENCE_RATES.items():
+        spikes = _hh_reference(current, 300.0).t_events[0]
+        late = spikes[spikes > 200.0]
+        assert late.size >= 3
+        assert abs(1000.0 * (late.size - 1) / (late[-1] - late[0]) - rate) < 0.05
+
+
 def test_surrogate_backward_matches_pytorch_autograd(rng):
     torch = pytest.importorskip("torch")
     config = neuro.SpikingConfig(beta=0.8, beta_out=0.7, threshold=1.0, slope=4.0)

@@ -20,25 +20,37 @@ from .coding import (
     angle_features,
     features_to_angle,
     fit_linear_decoder,
+    fit_mlp_decoder,
     linear_decode,
     maximum_likelihood,
     population_vector,
 )
-from .experiments import HOPFIELD_LOADS, DigitsConfig, HopfieldConfig, digits_run, hopfield_retrieval_run
+from .experiments import (
+    HOPFIELD_FULL_LOADS,
+    HOPFIELD_LOADS,
+    DigitsConfig,
+    HopfieldConfig,
+    digits_run,
+    hopfield_retrieval_run,
+)
 from .networks import (
     CUBAParameters,
     NetworkRun,
     WilsonCowanParameters,
     cuba_initial_state,
+    hopfield_energy,
     hopfield_overlaps,
     hopfield_recall,
     hopfield_weights,
     random_targets,
     simulate_cuba_network,
     simulate_wilson_cowan,
+    wilson_cowan_fixed_points,
+    wilson_cowan_jacobian,
     wilson_cowan_sigmoid,
 )
 from .neurons import (
+    HH_REFERENCE_RATES,
     IZHIKEVICH_PARAMETERS,
     FiringStatistics,
     HHParameters,
@@ -59,6 +71,7 @@ from .neurons import (
     simulate_hh,
     simulate_izhikevich,
     simulate_lif,
+    white_noise_current,
     x_over_one_minus_exp,
 )
 from .plasticity import (

@@ -1,4 +1,4 @@
-"""Pieces shared by the simulators of :mod:`deepref.neuro`: the spike record and step checks."""
+"""Pieces shared by the simulators of :mod:`deepref.neuro`: the spike record and the checks of a run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import default_float, get_namespace, to_numpy
-from ..validation import check_positive
+from ..backend import Generator, default_float, get_namespace, to_numpy
+from ..seeds import spawn_seeds
+from ..validation import check_positive, check_real
 
 
 class SpikeRecord(NamedTuple):
@@ -48,6 +49,17 @@ class SpikeRecord(NamedTuple):
         return (np.flatnonzero(column) + 1) * self.dt
 
 
+def host_rng(seed) -> np.random.Generator:
+    """A NumPy generator for host-side draws from ``seed``: an int, a NumPy or a deepref generator.
+
+    A NumPy generator is used as it is; a :class:`deepref.backend.Generator`
+    gives a seed drawn from its own stream.
+    """
+    if isinstance(seed, Generator):
+        (seed,) = spawn_seeds(seed, 1)
+    return np.random.default_rng(seed)
+
+
 def check_step(dt: float, duration: float) -> int:
     """Validate a time step and a duration (both ms) and return the number of steps."""
     check_positive("dt", dt)
@@ -66,14 +78,32 @@ def check_positive_fields(params, positive=(), non_negative=()) -> None:
         check_positive(name, getattr(params, name), allow_zero=True)
 
 
-def check_finite(state, step: int, dt: float, what: str) -> None:
-    """Raise ``FloatingPointError`` naming the step if ``state`` holds NaN or inf."""
-    xp = get_namespace(state)
-    if not math.isfinite(float(xp.sum(state))):  # one reduction: any NaN or inf makes the sum non-finite
+def check_finite_run(total, what: str, dt: float, trace=None) -> None:
+    """Check once, after a run, that a simulation stayed finite.
+
+    ``total`` is a running sum of the state over every step (a NaN or an
+    infinity anywhere makes it non-finite), so a run reads one number back
+    from the device instead of one per step. When the ``(T, N)`` ``trace`` was
+    recorded, the error names the first step that went wrong.
+
+    Raises
+    ------
+    FloatingPointError
+        Naming ``what`` (and the step), with the usual remedies.
+    """
+    try:
+        check_real(what, float(total))
+    except ValueError as error:
+        where = ""
+        if trace is not None:
+            xp = get_namespace(trace)
+            bad = np.flatnonzero(~np.isfinite(to_numpy(xp.sum(trace, axis=1))))
+            if bad.size:
+                where = f" at step {int(bad[0])} (t = {int(bad[0]) * dt:g} ms)"
         raise FloatingPointError(
-            f"{what} became NaN or infinite at step {step} (t = {step * dt:g} ms): the simulation diverged; "
+            f"{what} became NaN or infinite{where}: the simulation diverged; "
             "lower the time step dt or check the input current and parameters"
-        )
+        ) from error
 
 
 def as_current(current, n: int | None, steps: int, like=None):

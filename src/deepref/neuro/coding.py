@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..backend import asarray, get_namespace
+from ..backend import asarray, default_rng, get_namespace
+from ..seeds import spawn_seeds
 from ..validation import check_count, check_ndim
-from ._common import check_positive_fields
+from ._common import check_positive_fields, host_rng
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,11 @@ class Population:
         xp = get_namespace(stimulus)
         return (self.window / 1000.0) * xp.sum(self.rate_derivatives(stimulus) ** 2 / self.rates(stimulus), axis=1)
 
-    def sample(self, trials: int, seed: int = 0, dtype=None):
+    def sample(self, trials: int, seed=0, dtype=None):
         """Random stimuli and the population's Poisson counts.
 
-        Generated on the host with NumPy's Poisson sampler and moved to the current backend.
+        Generated on the host with NumPy's Poisson sampler (from ``seed``, an int or a generator) and
+        moved to the current backend.
 
         Returns
         -------
@@ -81,7 +81,7 @@ class Population:
         counts : (trials, N) array
         """
         check_count("trials", trials)
-        rng = np.random.default_rng(seed)
+        rng = host_rng(seed)
         stimulus = rng.uniform(0.0, 2.0 * math.pi, trials)
         mean_counts = self.rates(stimulus) * (self.window / 1000.0)
         return asarray(stimulus, dtype=dtype), asarray(rng.poisson(mean_counts).astype(float), dtype=dtype)
@@ -127,6 +127,40 @@ def features_to_angle(features):
     """Angle of predicted ``(cos, sin)`` pairs ``(B, 2)``, radians."""
     xp = get_namespace(features)
     return xp.atan2(features[:, 1], features[:, 0])
+
+
+def fit_mlp_decoder(counts, stimulus, seed=0, hidden: int = 64, epochs: int = 30, scale: float = 10.0):
+    """A ``N``-``hidden``-2 ReLU network fitted by Adam to map counts to ``(cos s, sin s)``.
+
+    Parameters
+    ----------
+    counts : (B, N) array
+    stimulus : (B,) array
+        Radians.
+    seed : int or Generator
+        Spawns two independent streams: the initial weights and the batch order.
+    hidden, epochs : int
+    scale : float
+        The counts are divided by it (inputs of order one).
+
+    Returns
+    -------
+    callable
+        ``decode(counts) -> (B,)`` angles.
+    """
+    from .. import nn
+    from ..optim import Adam
+    from ..train import fit
+
+    check_ndim("counts", counts, 2, "(B, N)")
+    check_count("hidden", hidden)
+    check_count("epochs", epochs)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    init = default_rng(init_seed)
+    model = nn.Sequential(nn.Linear(counts.shape[1], hidden, seed=init), nn.ReLU(), nn.Linear(hidden, 2, seed=init))
+    fit(model, nn.MSELoss(), Adam(model.parameters(), lr=3e-3), counts / scale, angle_features(stimulus),
+        epochs=epochs, batch_size=64, seed=order_seed)
+    return lambda new_counts: features_to_angle(model.forward(new_counts / scale))
 
 
 def fit_linear_decoder(counts, stimulus, ridge: float = 1e-3):

@@ -15,8 +15,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import asarray, default_float, get_namespace, scatter_add
-from ..validation import check_count, check_in_range, check_ndim, check_same_shape, check_shape
-from ._common import check_finite, check_positive_fields, check_step
+from ..seeds import spawn_seeds
+from ..validation import check_count, check_in_range, check_ndim, check_positive, check_same_shape, check_shape
+from ._common import check_finite_run, check_positive_fields, check_step, host_rng
 
 # --------------------------------------------------------------------------- Wilson-Cowan
 
@@ -33,7 +34,9 @@ class WilsonCowanParameters:
     Attributes
     ----------
     w_ee, w_ei, w_ie, w_ii : float
-        Coupling strengths (E to E, I to E, E to I, I to I).
+        Coupling strengths (E to E, I to E, E to I, I to I). For
+        :func:`simulate_wilson_cowan` they may also be ``(N,)`` arrays, one
+        value per E/I pair of the batch.
     a_e, theta_e, a_i, theta_i : float
         Slopes and thresholds of the two sigmoids.
     tau_e, tau_i : float
@@ -66,7 +69,7 @@ def wilson_cowan_sigmoid(x, a: float, theta: float):
 
 
 def simulate_wilson_cowan(drive_e, drive_i, duration: float, dt: float = 0.1,
-                          params: WilsonCowanParameters | None = None, e0: float = 0.1, i0: float = 0.05):
+                          params: WilsonCowanParameters | None = None, e0=0.1, i0=0.05):
     """Integrate the Wilson-Cowan equations with forward Euler for a batch of external drives.
 
     Parameters
@@ -76,7 +79,8 @@ def simulate_wilson_cowan(drive_e, drive_i, duration: float, dt: float = 0.1,
     duration, dt : float
         ms.
     params : WilsonCowanParameters, optional
-    e0, i0 : float
+        Couplings may be ``(N,)`` arrays (one per pair).
+    e0, i0 : float or (N,) arrays
         Initial activities.
 
     Returns
@@ -89,20 +93,111 @@ def simulate_wilson_cowan(drive_e, drive_i, duration: float, dt: float = 0.1,
     check_shape("drive_i", drive_i, tuple(drive_e.shape))
     steps = check_step(dt, duration)
     xp = get_namespace(drive_e, drive_i)
-    e = xp.full(drive_e.shape, e0, dtype=drive_e.dtype)
-    i = xp.full(drive_e.shape, i0, dtype=drive_e.dtype)
+    e = xp.full(drive_e.shape, e0, dtype=drive_e.dtype) if isinstance(e0, (int, float)) else e0
+    i = xp.full(drive_e.shape, i0, dtype=drive_e.dtype) if isinstance(i0, (int, float)) else i0
+    check_shape("e0", e, tuple(drive_e.shape))
+    check_shape("i0", i, tuple(drive_e.shape))
     e_trace, i_trace = [], []
-    for step in range(steps):
+    for _ in range(steps):
         s_e = wilson_cowan_sigmoid(params.w_ee * e - params.w_ei * i + drive_e, params.a_e, params.theta_e)
         s_i = wilson_cowan_sigmoid(params.w_ie * e - params.w_ii * i + drive_i, params.a_i, params.theta_i)
         e, i = (
             e + (dt / params.tau_e) * (-e + (1.0 - params.r_e * e) * s_e),
             i + (dt / params.tau_i) * (-i + (1.0 - params.r_i * i) * s_i),
         )
-        check_finite(e, step, dt, "the Wilson-Cowan excitatory activity")
         e_trace.append(e)
         i_trace.append(i)
-    return xp.stack(e_trace), xp.stack(i_trace)
+    e_trace = xp.stack(e_trace)
+    check_finite_run(xp.sum(e_trace), "the Wilson-Cowan excitatory activity", dt, e_trace)
+    return e_trace, xp.stack(i_trace)
+
+
+def _logistic(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def wilson_cowan_fixed_points(drive_e: float, drive_i: float, params: WilsonCowanParameters | None = None,
+                              grid: int = 20001) -> list[tuple[float, float]]:
+    """Every fixed point ``(E, I)`` of the Wilson-Cowan equations under constant drives (host floats).
+
+    On the E-nullcline ``E = (1 - r_e E) S_e(w_ee E - w_ei I + P)`` the
+    inhibitory activity is a function of ``E``,
+    ``I = (w_ee E + P - S_e^{-1}(E / (1 - r_e E))) / w_ei``; the fixed points
+    are the zeros of the I-equation along it, bracketed by sign changes on
+    ``grid`` values of ``E`` and refined by bisection.
+
+    Parameters
+    ----------
+    drive_e, drive_i : float
+        External inputs ``P`` and ``Q``.
+    params : WilsonCowanParameters, optional
+        Needs ``w_ei > 0`` (with ``w_ei = 0`` the E-equation does not involve ``I``).
+    grid : int
+        Points of the scan in ``E``.
+
+    Returns
+    -------
+    list of (float, float)
+        In increasing ``E``.
+    """
+    params = WilsonCowanParameters() if params is None else params
+    check_positive("w_ei", params.w_ei)
+    check_count("grid", grid, 3)
+    shift = 1.0 / (1.0 + math.exp(params.a_e * params.theta_e))  # S_e(x) = logistic(a (x - theta)) - shift
+    top = 1.0 / params.r_e if params.r_e > 0 else 1.0
+
+    def inhibition(e):
+        level = e / (1.0 - params.r_e * e) + shift  # logistic(a (x - theta)) on the nullcline
+        x = params.theta_e + np.log(level / (1.0 - level)) / params.a_e
+        return (params.w_ee * e + drive_e - x) / params.w_ei
+
+    def residual(e):
+        i = inhibition(e)
+        return -i + (1.0 - params.r_i * i) * (
+            _logistic(params.a_i * (params.w_ie * e - params.w_ii * i + drive_i - params.theta_i))
+            - 1.0 / (1.0 + math.exp(params.a_i * params.theta_i)))
+
+    e = np.linspace(0.0, top, grid)[1:-1]
+    level = e / (1.0 - params.r_e * e) + shift
+    e = e[(level > 0.0) & (level < 1.0)]
+    with np.errstate(invalid="ignore"):
+        values = residual(e)
+    change = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)
+    low, high = e[change], e[change + 1]
+    for _ in range(60):  # bisection: the bracket shrinks below 1e-18
+        middle = (low + high) / 2.0
+        same = np.sign(residual(middle)) == np.sign(residual(low))
+        low, high = np.where(same, middle, low), np.where(same, high, middle)
+    roots = (low + high) / 2.0
+    return [(float(r), float(inhibition(r))) for r in roots]
+
+
+def wilson_cowan_jacobian(e: float, i: float, drive_e: float, drive_i: float,
+                          params: WilsonCowanParameters | None = None) -> np.ndarray:
+    """Jacobian ``(2, 2)`` of ``(dE/dt, dI/dt)`` with respect to ``(E, I)`` at one state (host, 1/ms).
+
+    With ``x_e = w_ee E - w_ei I + P``, ``x_i = w_ie E - w_ii I + Q`` and
+    ``S'(x) = a s (1 - s)`` for ``s = logistic(a (x - theta))``:
+    ``tau_e dF_e/dE = -1 - r_e S_e + (1 - r_e E) S_e' w_ee``,
+    ``tau_e dF_e/dI = -(1 - r_e E) S_e' w_ei``, and likewise for ``I``.
+    At a fixed point, eigenvalues with positive real part mean that it is
+    unstable; a complex pair crossing the imaginary axis is a Hopf bifurcation.
+    """
+    params = WilsonCowanParameters() if params is None else params
+    x_e = params.w_ee * e - params.w_ei * i + drive_e
+    x_i = params.w_ie * e - params.w_ii * i + drive_i
+    s_e = _logistic(params.a_e * (x_e - params.theta_e))
+    s_i = _logistic(params.a_i * (x_i - params.theta_i))
+    big_s_e = s_e - 1.0 / (1.0 + math.exp(params.a_e * params.theta_e))
+    big_s_i = s_i - 1.0 / (1.0 + math.exp(params.a_i * params.theta_i))
+    slope_e = params.a_e * s_e * (1.0 - s_e)
+    slope_i = params.a_i * s_i * (1.0 - s_i)
+    return np.array([
+        [(-1.0 - params.r_e * big_s_e + (1.0 - params.r_e * e) * slope_e * params.w_ee) / params.tau_e,
+         -(1.0 - params.r_e * e) * slope_e * params.w_ei / params.tau_e],
+        [(1.0 - params.r_i * i) * slope_i * params.w_ie / params.tau_i,
+         (-1.0 - params.r_i * big_s_i - (1.0 - params.r_i * i) * slope_i * params.w_ii) / params.tau_i],
+    ])
 
 
 # --------------------------------------------------------------------------- Hopfield
@@ -141,7 +236,7 @@ def hopfield_recall(weights, states, sweeps: int = 20, seed=0):
         Initial states (+1/-1), one per row.
     sweeps : int
         Largest number of sweeps.
-    seed : int
+    seed : int or Generator
         Seed of the update orders.
 
     Returns
@@ -153,7 +248,7 @@ def hopfield_recall(weights, states, sweeps: int = 20, seed=0):
     check_shape("weights", weights, (states.shape[1], states.shape[1]))
     check_count("sweeps", sweeps)
     xp = get_namespace(weights, states)
-    orders = np.random.default_rng(seed)
+    orders = host_rng(seed)
     states = xp.asarray(states, copy=True)
     for _ in range(sweeps):
         before = states
@@ -164,6 +259,24 @@ def hopfield_recall(weights, states, sweeps: int = 20, seed=0):
         if bool(xp.all(states == before)):
             break
     return states
+
+
+def hopfield_energy(weights, states):
+    """Energy ``E(s) = -s W s / 2`` of each state, ``(B,)``.
+
+    With ``W`` symmetric and zero on the diagonal, setting one neuron to
+    ``sign(sum_j W_ij s_j)`` changes it by ``-(s_i' - s_i) sum_j W_ij s_j <= 0``:
+    an asynchronous update never raises it.
+
+    Parameters
+    ----------
+    weights : (N, N) array
+    states : (B, N) array
+    """
+    check_ndim("states", states, 2, "(B, N)")
+    check_shape("weights", weights, (states.shape[1], states.shape[1]))
+    xp = get_namespace(weights, states)
+    return -0.5 * xp.sum((states @ weights) * states, axis=1)
 
 
 def hopfield_overlaps(states, patterns):
@@ -219,13 +332,16 @@ class CUBAParameters:
         check_in_range("excitatory_fraction", self.excitatory_fraction, 0.0, 1.0, closed="both")
 
 
-def random_targets(n: int, fan_out: int, seed: int = 0) -> np.ndarray:
-    """Host array ``(n, fan_out)`` of distinct random targets of each neuron (no self-connections)."""
+def random_targets(n: int, fan_out: int, seed=0) -> np.ndarray:
+    """Host array ``(n, fan_out)`` of distinct random targets of each neuron (no self-connections).
+
+    ``seed`` is an int or a generator.
+    """
     check_count("n", n, 2)
     check_count("fan_out", fan_out)
     if fan_out >= n:
         raise ValueError(f"fan_out must be smaller than n = {n}, got {fan_out}")
-    rng = np.random.default_rng(seed)
+    rng = host_rng(seed)
     targets = np.empty((n, fan_out), dtype=np.int64)
     for i in range(n):
         chosen = rng.choice(n - 1, size=fan_out, replace=False)
@@ -305,13 +421,13 @@ def simulate_cuba_network(targets, v0, duration: float, dt: float = 0.1,
     g_i = xp.zeros_like(v0)
     free_from = xp.zeros_like(v0)  # first step at which each neuron integrates again
     jump = xp.where(xp.arange(n) < n_exc, params.w_e, xp.full((n,), params.w_i, dtype=v0.dtype))
-    events_step, events_neuron = [], []
+    events_step, events_neuron, total = [], [], xp.zeros_like(v0)
     for step in range(steps):
         integrated = params.e_l + (v - params.e_l) * decay + g_e * reach_e + g_i * reach_i
         v = xp.where(free_from > step, params.v_reset, integrated)
         g_e, g_i = g_e * decay_e, g_i * decay_i
         fired = v > params.v_th
-        check_finite(v, step, dt, "the network's membrane potential")
+        total = total + v
         (idx,) = xp.nonzero(fired)
         if idx.shape[0]:
             reached = xp.reshape(xp.take(targets, idx, axis=0), (-1,))
@@ -329,16 +445,18 @@ def simulate_cuba_network(targets, v0, duration: float, dt: float = 0.1,
         spike_step, spike_neuron = xp.concat(events_step), xp.concat(events_neuron)
     else:
         spike_step = spike_neuron = xp.zeros((0,), dtype=xp.int64)
+    check_finite_run(xp.sum(total), "the network's membrane potential", dt)
     counts = xp.zeros((n,), dtype=v0.dtype)
     counts = scatter_add(counts, spike_neuron, xp.ones(spike_neuron.shape, dtype=v0.dtype))
     return NetworkRun(spike_step, spike_neuron, counts, dt)
 
 
-def cuba_initial_state(n: int, seed: int = 0, fan_out: int | None = None, params: CUBAParameters | None = None,
+def cuba_initial_state(n: int, seed=0, fan_out: int | None = None, params: CUBAParameters | None = None,
                        dtype=None):
     """Targets (2% connectivity unless ``fan_out``) and initial potentials of a CUBA network of ``n`` neurons.
 
-    Potentials are uniform between ``v_reset`` and ``v_th`` as in Brian2's example.
+    Potentials are uniform between ``v_reset`` and ``v_th`` as in Brian2's example. ``seed`` (an int
+    or a generator) spawns two independent streams, the connections and the potentials.
 
     Returns
     -------
@@ -348,7 +466,8 @@ def cuba_initial_state(n: int, seed: int = 0, fan_out: int | None = None, params
     """
     params = CUBAParameters() if params is None else params
     fan_out = max(1, int(round(0.02 * n))) if fan_out is None else fan_out
-    targets_host = random_targets(n, fan_out, seed)
-    v0_host = np.random.default_rng(seed + 1).uniform(params.v_reset, params.v_th, n)
+    target_seed, potential_seed = spawn_seeds(seed, 2)
+    targets_host = random_targets(n, fan_out, target_seed)
+    v0_host = np.random.default_rng(potential_seed).uniform(params.v_reset, params.v_th, n)
     dtype = default_float() if dtype is None else dtype
     return asarray(targets_host), asarray(v0_host, dtype=dtype), targets_host, v0_host

@@ -13,11 +13,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import asarray, default_rng, get_namespace, to_numpy
+from ..backend import asarray, get_namespace, to_numpy
+from ..nn.init import as_generator
 from ..validation import check_count, check_ndim
+from ._common import host_rng
 
 
-def image_patches(images, size: int, count: int, seed: int = 0):
+def image_patches(images, size: int, count: int, seed=0):
     """Random square patches from grey-level images, with each patch's mean removed.
 
     Parameters
@@ -27,7 +29,7 @@ def image_patches(images, size: int, count: int, seed: int = 0):
         Side of a patch, pixels.
     count : int
         Number of patches (drawn evenly from the images).
-    seed : int
+    seed : int or Generator
 
     Returns
     -------
@@ -35,7 +37,7 @@ def image_patches(images, size: int, count: int, seed: int = 0):
     """
     check_count("size", size, 2)
     check_count("count", count)
-    rng = np.random.default_rng(seed)
+    rng = host_rng(seed)
     rows = []
     for k in range(count):
         image = np.asarray(images[k % len(images)], dtype=float)
@@ -87,7 +89,7 @@ def symmetric_decorrelation(w):
 
 
 def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6,
-             seed: int = 0):
+             seed=0):
     """Symmetric FastICA with the ``log cosh`` contrast on whitened data (Hyvarinen 1999).
 
     Fixed-point step for all rows at once, then symmetric decorrelation:
@@ -103,7 +105,8 @@ def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6,
         Largest number of fixed-point steps.
     tol : float
         Stop when every row of ``W`` moved by less than this (``1 - |cos|``).
-    seed : int
+    seed : int or Generator
+        Seed of the random starting matrix.
 
     Returns
     -------
@@ -114,7 +117,7 @@ def fast_ica(z, components: int, iterations: int = 200, tol: float = 1e-6,
     check_count("components", components)
     check_count("iterations", iterations)
     xp = get_namespace(z)
-    start = default_rng(seed).normal(size=(components, z.shape[1]), dtype=z.dtype,
+    start = as_generator(seed).normal(size=(components, z.shape[1]), dtype=z.dtype,
                                      like=z)
     w = symmetric_decorrelation(start)
     for _ in range(iterations):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..backend import default_rng, get_namespace
+from ..backend import get_namespace
 from ..nn.init import as_generator, fan_in_uniform, zeros
 from ..nn.module import Module, Parameter
 from ..validation import check_count, check_in_range, check_ndim, check_positive, check_shape
@@ -254,6 +254,5 @@ def rate_encode(x, steps: int, max_prob: float = 0.5, seed=None):
     xp = get_namespace(x)
     if bool(xp.any((x < 0.0) | (x > 1.0))):
         raise ValueError("x must be scaled to [0, 1] before rate coding")
-    rng = seed if hasattr(seed, "uniform") else default_rng(seed)
-    draws = rng.uniform(size=(x.shape[0], steps, x.shape[1]), dtype=x.dtype, like=x)
+    draws = as_generator(seed).uniform(size=(x.shape[0], steps, x.shape[1]), dtype=x.dtype, like=x)
     return xp.astype(draws < max_prob * xp.reshape(x, (x.shape[0], 1, x.shape[1])), x.dtype)
