@@ -188,7 +188,7 @@ def test_no_cell_ends_in_a_raw_value(chapter):
 
 # Chapters that have not yet numbered and captioned their tables (issue 26); their
 # authors empty this set as they apply the conventions of deepref._book.
-TABLES_PENDING = {"deep_rl", "language_models", "neuroscience", "pytorch_users"}
+TABLES_PENDING = {"deep_rl", "pytorch_users"}
 
 
 def uncaptioned_tables(text: str) -> list[str]:
