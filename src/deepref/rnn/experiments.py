@@ -119,7 +119,10 @@ def train_adding(config: AddingConfig, seed: int = 0):
         for start in range(0, steps, config.chunk):
             per_length = batch * config.chunk // len(lengths)
             seed_base = 1000 * stage + start + seed
-            sets = [adding_problem(per_length, n, seed=seed_base + n, dtype="float32") for n in lengths]
+            sets = [
+                adding_problem(per_length, n, seed=seed_base + n, dtype="float32")
+                for n in lengths
+            ]
             for x, y in sets:
                 check_data(model, x, y)
             for step in range(config.chunk):
@@ -129,7 +132,8 @@ def train_adding(config: AddingConfig, seed: int = 0):
                 x, y = sets[step % len(lengths)]
                 row = batch * (step // len(lengths))
                 rows = slice(row, row + batch)
-                train_step(model, loss, optimizer, x[rows, ...], y[rows, ...], clip=config.clip_norm)
+                train_step(model, loss, optimizer, x[rows, ...], y[rows, ...],
+                           clip=config.clip_norm)
             done += config.chunk
             mse = {n: evaluate(model, loss, *xy)["loss"] for n, xy in tests.items()}
             curve.append((done, lengths, mse))

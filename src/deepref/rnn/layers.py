@@ -123,8 +123,9 @@ def sequence_backward(dout, dstate: tuple, cache: SequenceCache):
         Gradient with respect to the initial state.
     dw_x, dw_h, db_x, db_h : arrays shaped like the weights
     """
-    if not isinstance(cache, SequenceCache):
-        return kernels.require(cache.backward_op, get_namespace(dout))(dout, dstate, cache)
+    if not isinstance(cache, SequenceCache):  # a forward kernel's cache
+        kernel = kernels.require(cache.backward_op, get_namespace(dout))
+        return kernel(dout, dstate, cache)
     xp = get_namespace(dout, cache.x)
     n, steps, d = cache.x.shape
     hidden, width = cache.w_h.shape
