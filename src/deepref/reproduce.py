@@ -152,13 +152,13 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             timing="book size measured; full: the Adam run measured (1,290 s), the SGD recipe estimated from "
                    "its first windows (about 0.2 s each, 2,323 a pass)"),
         Experiment(
-            "agreement", "deepref.lm.experiments:agreement_experiment",
+            "agreement", "deepref.lm.experiments:agreement_run",
             "the agreement language: Kneser-Ney n-grams of orders 2-7 and an LSTM against the exact entropy floor",
             (AgreementConfig(),), tuple(range(4)), (AgreementConfig(), AgreementConfig(train_tokens=500_000)),
             tuple(range(5)), metric="rnn", cpu_seconds=20.0, full_cpu_seconds=90.0,
             timing="estimated: one seed of the book size measured (about 5 s with its learning curve)"),
         Experiment(
-            "word_vs_char", "deepref.lm.experiments:word_vs_char",
+            "word_vs_char", "deepref.lm.experiments:word_char_run",
             "word-level against character-level LSTM on the Python documentation, in bits per character",
             (_WORD_CHAR,), (0, 1), (_WORD_CHAR, _WORD_CHAR_LONGER), (0, 1, 2), metric="word_bpc",
             cpu_seconds=10.0, full_cpu_seconds=90.0, timing="estimated from the one-seed book size measured before"),

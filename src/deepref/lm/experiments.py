@@ -245,6 +245,11 @@ def agreement_experiment(config: AgreementConfig, seed) -> AgreementResult:
                            history["valid_perplexity"], perplexity_of(truth[1 : curve.size]))
 
 
+def agreement_run(config: AgreementConfig, seed) -> dict:
+    """:func:`agreement_experiment` as a record of plain values (what ``python -m deepref reproduce`` stores)."""
+    return asdict(agreement_experiment(config, seed))
+
+
 def ptb_ids() -> tuple[Vocabulary, list[np.ndarray]]:
     """The PTB vocabulary (10,000 words by falling frequency) and the train / valid / test id streams."""
     splits = [load_ptb(s) for s in ("train", "valid", "test")]
@@ -388,6 +393,11 @@ def word_vs_char(config: WordCharConfig, seed) -> WordCharResult:
     return WordCharResult((word_bits + spelling) / chars, word_bits / chars, -float(np.mean(char_lp)) / math.log(2),
                           len(vocab), len(char_vocab), float(np.mean(test_ids == vocab.index[vocab.unk])),
                           word_seconds, time.process_time() - start)
+
+
+def word_char_run(config: WordCharConfig, seed) -> dict:
+    """:func:`word_vs_char` as a record of plain values (what ``python -m deepref reproduce`` stores)."""
+    return asdict(word_vs_char(config, seed))
 
 
 def letter_probabilities(words) -> dict[str, float]:
