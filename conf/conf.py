@@ -100,6 +100,8 @@ html_title = "deepref"
 html_static_path = ["_static"]
 html_theme_options = {
     "show_toc_level": 2,
+    # one search box: the one in the left sidebar (the header's would be a second)
+    "navbar_persistent": [],
     "use_download_button": True,
 }
 html_css_files = ["deepref.css"]

@@ -29,7 +29,8 @@ Usage::
 ``--strict`` fails, at every width, on unrendered math, requests that leave the
 build, a page wider than the window, an equation or table that scrolls without a
 cue, a wide equation whose number is not below it on a narrow screen, a table
-without a number and caption, and an image without alt text; at the desktop width
+without a number and caption, an image without alt text, and more than one search
+box; at the desktop width
 also on cut-off equations or code lines, images without a numbered figure, and
 figure text under 9 px. ``--pages`` takes page names relative to the build
 (``api/generated/deepref.nn``). Chromium comes from Debian (``apt-get install
@@ -158,6 +159,8 @@ MEASURE_JS = r"""
         }
       });
     }
+    out.search_boxes = Array.prototype.filter.call(
+      document.querySelectorAll(".search-button-field, form.bd-search, #searchbox input"), shown).length;
     performance.getEntriesByType("resource").forEach(function (entry) {
       if (!/^(file|data|blob):/.test(entry.name)) { out.external_requests.push(entry.name); }
     });
@@ -277,6 +280,8 @@ def failures(page: str, width: int, result: dict) -> list[str]:
     if result["tables_uncaptioned"]:
         problems.append(f"{len(result['tables_uncaptioned'])} tables without number and caption: "
                         f"{result['tables_uncaptioned'][:3]}")
+    if result.get("search_boxes", 0) > 1:
+        problems.append(f"{result['search_boxes']} search boxes")
     if result["images_without_alt"]:
         problems.append(f"{result['images_without_alt']} images without alt text")
     if width < DESKTOP:
