@@ -89,7 +89,8 @@ MEASURE_JS = r"""
       if (box.querySelector("mjx-merror")) { out.math_errors += 1; }
       if (box.tagName !== "DIV" || !shown(box)) { return; }
       var math = jax.querySelector("mjx-math");
-      if (!math || math.getBoundingClientRect().width <= jax.clientWidth + 1) { return; }
+      // wide: it scrolls (a fraction of a pixel over the column does not)
+      if (!math || !scrolls(jax)) { return; }
       var eqno = box.querySelector(".eqno");
       var jaxBox = jax.getBoundingClientRect();
       out.math_wide.push({label: eqno ? eqno.textContent.replace("#", "").trim() : "",
