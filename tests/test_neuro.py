@@ -477,7 +477,7 @@ def test_the_registered_neuroscience_experiments_run_a_tiny_config_through_a_swe
     from deepref import reproduce
 
     registered = {e.name: e for e in reproduce.experiments("neuroscience")}
-    assert set(registered) == {"snn_digits", "hopfield_capacity"}
+    assert set(registered) == {"snn_digits", "hopfield_capacity", "hopfield_capacity_1600"}
     tiny = {"snn_digits": replace(registered["snn_digits"].small[0], hidden=8, steps=4, epochs=1, n_train=200),
             "hopfield_capacity": replace(registered["hopfield_capacity"].small[0], n=40)}
     for name, config in tiny.items():
