@@ -151,6 +151,7 @@ nb_render_markdown_format = "myst"
 # (6.5 in) is shown at its size and its text at the size it was set in; long code
 # lines wrap (Sphinx's default), and equations are numbered by chapter as in the HTML.
 latex_engine = "lualatex"
+latex_use_xindy = False  # makeindex (TeX Live base) builds the index; xindy is another package
 latex_documents = [(root_doc, "deepref.tex", "deepref: Deep learning, derived and executed", author, "manual")]
 latex_show_urls = "footnote"
 latex_elements = {
