@@ -24,6 +24,7 @@ import numpy as np
 from .. import nn
 from ..backend import to_numpy
 from ..optim import Adam
+from ..seeds import spawn_seeds
 from ..train import check_data, evaluate, train_step
 from ..validation import check_choice, check_count, check_positive
 from .layers import LSTM, RNN, LastTimeStep
@@ -83,13 +84,18 @@ class AddingConfig:
             check_count("test length", length, 2)
 
 
-def adding_model(config: AddingConfig, seed: int = 0) -> nn.Sequential:
-    """The recurrent layer of ``config.kind`` (LSTM with forget bias 1), last time step, linear read-out; float32."""
+def adding_model(config: AddingConfig, seed=0) -> nn.Sequential:
+    """The recurrent layer of ``config.kind`` (LSTM with forget bias 1), last time step, linear read-out; float32.
+
+    ``seed`` (an int or a generator) feeds the recurrent layer and the read-out
+    independent streams (:func:`deepref.seeds.spawn_seeds`).
+    """
+    layer_seed, readout_seed = spawn_seeds(seed, 2)
     if config.kind == "LSTM":
-        layer = LSTM(2, config.hidden, forget_bias=1.0, seed=seed, dtype="float32")
+        layer = LSTM(2, config.hidden, forget_bias=1.0, seed=layer_seed, dtype="float32")
     else:
-        layer = RNN(2, config.hidden, seed=seed, dtype="float32")
-    return nn.Sequential(layer, LastTimeStep(), nn.Linear(config.hidden, 1, seed=seed + 1, dtype="float32"))
+        layer = RNN(2, config.hidden, seed=layer_seed, dtype="float32")
+    return nn.Sequential(layer, LastTimeStep(), nn.Linear(config.hidden, 1, seed=readout_seed, dtype="float32"))
 
 
 def adding_test_sets(config: AddingConfig) -> dict:
@@ -98,10 +104,12 @@ def adding_test_sets(config: AddingConfig) -> dict:
             for length in config.test_lengths}
 
 
-def train_adding(config: AddingConfig, seed: int = 0):
+def train_adding(config: AddingConfig, seed=0):
     """Train on fresh sequences along the curriculum; the model and its test MSEs every ``chunk`` steps.
 
-    ``seed`` sets the initialisation and the training sequences.
+    ``seed`` (an int or a generator) sets the initialisation and the training
+    sequences, as independent streams: every chunk of every stage draws its
+    sequences from a seed of its own.
 
     Returns
     -------
@@ -110,7 +118,10 @@ def train_adding(config: AddingConfig, seed: int = 0):
         One entry every ``chunk`` steps: steps done so far, the lengths of the
         stage being trained, and the test MSE on each test length.
     """
-    model = adding_model(config, seed)
+    model_seed, data_seed = spawn_seeds(seed, 2)
+    model = adding_model(config, model_seed)
+    chunks = sum(steps // config.chunk for _, steps in config.curriculum)
+    chunk_seeds = iter(spawn_seeds(data_seed, chunks))
     optimizer = Adam(model.parameters(), lr=config.lr)
     tests = adding_test_sets(config)
     curve, done, batch, loss = [], 0, config.batch, nn.MSELoss()
@@ -118,10 +129,10 @@ def train_adding(config: AddingConfig, seed: int = 0):
         last_stage = stage == len(config.curriculum) - 1
         for start in range(0, steps, config.chunk):
             per_length = batch * config.chunk // len(lengths)
-            seed_base = 1000 * stage + start + seed
+            seeds = spawn_seeds(next(chunk_seeds), len(lengths))
             sets = [
-                adding_problem(per_length, n, seed=seed_base + n, dtype="float32")
-                for n in lengths
+                adding_problem(per_length, n, seed=s, dtype="float32")
+                for n, s in zip(lengths, seeds)
             ]
             for x, y in sets:
                 check_data(model, x, y)
