@@ -46,6 +46,9 @@ DQN_VARIANTS = {
 }
 """The chapter's DQN ablation: each stabiliser removed in turn."""
 
+NO_TARGET_SLOW = replace(BOOK_DQN, target_network=False, lr=2.5e-4)
+"""No target network, at the learning rate of Mnih et al. (2015) instead of the chapter's 1e-3."""
+
 
 @dataclass(frozen=True)
 class DQNRunConfig:

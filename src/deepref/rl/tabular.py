@@ -194,7 +194,7 @@ def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) 
     return int(best[rng.integers(best.shape[0])])
 
 
-class TabularRun(NamedTuple):
+class TabularResult(NamedTuple):
     """A learned ``Q`` table ``(S, A)`` (backend array) and the return of every training episode."""
 
     Q: object
@@ -202,7 +202,7 @@ class TabularRun(NamedTuple):
 
 
 def _td_control(env, sarsa: bool, episodes: int, alpha: float, gamma: float,
-                epsilon: float, seed, Q0=None) -> TabularRun:
+                epsilon: float, seed, Q0=None) -> TabularResult:
     """Q-learning (``sarsa=False``) or SARSA on ``env``, acting epsilon-greedily."""
     check_count("episodes", episodes)
     check_in_range("alpha", alpha, 0.0, 1.0, closed="right")
@@ -232,11 +232,11 @@ def _td_control(env, sarsa: bool, episodes: int, alpha: float, gamma: float,
                 a2 = epsilon_greedy(Q[s2], epsilon, rng)
             returns[episode] += r
             s, a, done = s2, a2, terminated or truncated
-    return TabularRun(asarray(Q), returns)
+    return TabularResult(asarray(Q), returns)
 
 
 def q_learning(env, episodes: int, alpha: float = 0.5, gamma: float = 0.99, epsilon: float = 0.1,
-               seed=0, Q0=None) -> TabularRun:
+               seed=0, Q0=None) -> TabularResult:
     """Off-policy TD control: ``Q(s,a) += alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
 
     Acts epsilon-greedily; the target is greedy, so ``Q`` approaches ``Q*``
@@ -250,7 +250,7 @@ def q_learning(env, episodes: int, alpha: float = 0.5, gamma: float = 0.99, epsi
 
 
 def sarsa(env, episodes: int, alpha: float = 0.5, gamma: float = 0.99, epsilon: float = 0.1,
-          seed=0, Q0=None) -> TabularRun:
+          seed=0, Q0=None) -> TabularResult:
     """On-policy TD control: the target uses the action ``a'`` actually taken next.
 
     ``Q`` approaches the value of the epsilon-greedy policy itself, so SARSA
