@@ -9,6 +9,9 @@
 - A chapter that is still a placeholder says so in the table of contents.
 - An image in a figure without alt text gets its caption as alt text (MyST-NB
   names glued images by their hash, which a screen reader would read out).
+- In the PDF edition, code the HTML folds (cells tagged ``hide-input`` or
+  ``hide-cell``: plotting, bookkeeping) is left out, since paper cannot unfold it;
+  the cell's output stays.
 """
 
 from __future__ import annotations
@@ -106,6 +109,24 @@ class FigureAltText(SphinxPostTransform):
                     image["alt"] = text
 
 
+FOLDED_TAGS = ("tag_hide-input", "tag_hide_input", "tag_hide-cell", "tag_hide_cell")
+
+
+class DropFoldedCodeOnPaper(SphinxPostTransform):
+    """For the LaTeX builder, remove the source of code cells that the HTML shows folded."""
+
+    default_priority = 400
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for cell in list(self.document.findall(nodes.container)):
+            if "cell" not in cell["classes"] or not set(FOLDED_TAGS) & set(cell["classes"]):
+                continue
+            for child in list(cell.children):
+                if isinstance(child, nodes.container) and "cell_input" in child["classes"]:
+                    cell.remove(child)
+
+
 _TOCTREE = re.compile(r"(```\{toctree\}.*?```)", re.DOTALL)
 
 
@@ -165,5 +186,6 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("literalinclude", LiteralInclude, override=True)
     app.add_transform(ReadableGlue)
     app.add_post_transform(FigureAltText)
+    app.add_post_transform(DropFoldedCodeOnPaper)
     app.connect("source-read", mark_placeholders)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
