@@ -109,7 +109,7 @@ def gpu(session):
 @nox.session(python=PYTHON)
 def docs(session):
     """The executed HTML book in build/html (forced execution on CI; -W turns warnings into errors)."""
-    session.install("-e", ".[book]")
+    session.install("-e", ".[book]", TORCH)  # pinned: the CPU build (the PyTorch-users page runs torch)
     _install_corpora(session)
     env = {"DEEPREF_FORCE_EXECUTION": "1"} if os.environ.get("CI") else {}
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "-c", "conf", "book", "build/html", env=env)
