@@ -26,10 +26,12 @@ class InputCache(NamedTuple):
 
 
 def sigmoid(x):
-    """Numerically stable logistic function ``1 / (1 + exp(-x))`` (no overflow for large ``|x|``)."""
-    xp = get_namespace(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """The logistic function ``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x / 2)) / 2``.
+
+    The two are equal (``tanh(u) = (1 - exp(-2u)) / (1 + exp(-2u))``); the
+    second form takes one transcendental and cannot overflow for any ``x``.
+    """
+    return 0.5 * get_namespace(x).tanh(0.5 * x) + 0.5
 
 
 def sigmoid_forward(x):

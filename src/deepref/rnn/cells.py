@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_namespace
+from ..nn.activations import sigmoid
 from ..validation import check_ndim, check_shape
 
 
@@ -57,14 +58,6 @@ class GRUCoreCache(NamedTuple):
     n: object
     ah_n: object
     h_prev: object
-
-
-def sigmoid(xp, a):
-    """``1 / (1 + exp(-a))``, computed as ``(1 + tanh(a / 2)) / 2``: one transcendental, no overflow."""
-    s = xp.tanh(0.5 * a)
-    s *= 0.5
-    s += 0.5
-    return s
 
 
 def gate_blocks(a, count: int) -> tuple:
@@ -104,7 +97,7 @@ def lstm_core_forward(ax, ah, state):
     _, c_prev = state
     hidden = c_prev.shape[1]
     a = ax + ah
-    i, f, _, o = gate_blocks(sigmoid(xp, a), 4)  # (the g block's sigmoid is unused)
+    i, f, _, o = gate_blocks(sigmoid(a), 4)  # (the g block's sigmoid is unused)
     g = xp.tanh(a[:, 2 * hidden : 3 * hidden])
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
@@ -163,7 +156,7 @@ def gru_core_forward(ax, ah, state):
     xp = get_namespace(ax)
     (h_prev,) = state
     hidden = h_prev.shape[1]
-    r, z = gate_blocks(sigmoid(xp, ax[:, : 2 * hidden] + ah[:, : 2 * hidden]), 2)
+    r, z = gate_blocks(sigmoid(ax[:, : 2 * hidden] + ah[:, : 2 * hidden]), 2)
     ax_n, ah_n = ax[:, 2 * hidden :], ah[:, 2 * hidden :]
     n = xp.tanh(ax_n + r * ah_n)
     h = n + z * (h_prev - n)  # (1 - z) n + z h_prev
