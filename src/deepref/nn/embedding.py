@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_namespace, segment_sum
-from ..validation import check_ndim, check_positive
+from ..validation import check_ndim, check_positive, reads_values
 from .init import as_generator, uniform
 from .module import Module, Parameter
 
@@ -30,11 +30,15 @@ class EmbeddingCache(NamedTuple):
 
 
 def check_ids(name: str, ids, vocab_size: int) -> None:
-    """Raise unless ``ids`` is an integer array with entries in ``[0, vocab_size)``."""
+    """Raise unless ``ids`` is an integer array with entries in ``[0, vocab_size)``.
+
+    The range is read back only where :func:`~deepref.validation.reads_values`
+    allows (not on a GPU, where it would wait for the queued work every step).
+    """
     if "int" not in str(ids.dtype):
         raise TypeError(f"{name} must be an integer array of word ids, got dtype {ids.dtype}")
     xp = get_namespace(ids)
-    if ids.size and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= vocab_size):
+    if ids.size and reads_values(ids) and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= vocab_size):
         raise ValueError(
             f"{name} must lie in [0, {vocab_size}) (the vocabulary), got values in "
             f"[{int(xp.min(ids))}, {int(xp.max(ids))}]"
