@@ -82,6 +82,14 @@ def test_scatter_add_sums_repeated_indices(xp, rng):
     np.testing.assert_array_equal(backend.to_numpy(base), np.ones((5, 3)))  # not modified
 
 
+@pytest.mark.parametrize("trailing", [(), (3,), (20,)])
+def test_scatter_add_of_no_rows_returns_the_base(xp, trailing):
+    base = backend.asarray(np.arange(5 * int(np.prod(trailing)), dtype=float).reshape((5, *trailing)))
+    index = backend.asarray(np.zeros(0, dtype=np.int64))
+    out = backend.scatter_add(base, index, backend.asarray(np.zeros((0, *trailing))))
+    np.testing.assert_array_equal(backend.to_numpy(out), backend.to_numpy(base))
+
+
 def test_segment_sum_fallback_matches_add_at(rng):
     """The sort-based path used by namespaces without a scatter primitive."""
     import array_api_strict as strict

@@ -375,8 +375,8 @@ def _numpy_scatter_add(out: np.ndarray, index: np.ndarray, values: np.ndarray) -
     in the same order, so the result is bitwise the same.
     """
     target = out.reshape(out.shape[0], -1)
-    flat = values.reshape(index.shape[0], -1)
     width = target.shape[1]
+    flat = values.reshape(index.shape[0], width)  # (an empty index has no -1 to infer)
     if width > _BINCOUNT_COLUMNS:
         positions = np.add.outer(index.astype(np.intp) * width, np.arange(width))
         np.add.at(target.reshape(-1), positions.reshape(-1), flat.reshape(-1))
