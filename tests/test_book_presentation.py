@@ -186,11 +186,6 @@ def test_no_cell_ends_in_a_raw_value(chapter):
                      "show a table or glue formatted numbers")
 
 
-# Chapters that have not yet numbered and captioned their tables (issue 26); their
-# authors empty this set as they apply the conventions of deepref._book.
-TABLES_PENDING = {"deep_rl", "pytorch_users"}
-
-
 def uncaptioned_tables(text: str) -> list[str]:
     """The first line of every Markdown table outside a ``{table}`` directive, and of every
     ``number_table(...)`` call without a caption."""
@@ -213,8 +208,6 @@ def uncaptioned_tables(text: str) -> list[str]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
 def test_every_table_is_numbered_and_captioned(chapter):
-    if chapter.stem in TABLES_PENDING:
-        pytest.xfail("tables not yet numbered (issue 26)")
     found = uncaptioned_tables(chapter.read_text(encoding="utf-8"))
     assert not found, (f"{chapter.name}: tables without a caption: {found[:5]}; wrap them in a "
                        "```{table} Caption``` directive with a :name:, or pass caption= to number_table")

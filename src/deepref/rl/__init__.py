@@ -5,7 +5,7 @@ evaluates policies: ``python -m deepref.rl train dqn --env CartPole-v1 --seed 0
 --out policy.npz`` and ``python -m deepref.rl evaluate policy.npz``.
 """
 
-from ..lm.seeds import spawn_seeds
+from ..seeds import spawn_seeds
 from .buffer import Batch, ReplayBuffer
 from .dqn import DQNConfig, copy_parameters, dqn_targets, dqn_update, epsilon_greedy_actions, linear_epsilon, train_dqn
 from .envs import CartPoleParams, CartPoleVec, GymnasiumVec, VecEnv, VecStep, cartpole_dynamics, make_vec_env

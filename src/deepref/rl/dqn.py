@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .. import optim
 from ..backend import default_rng, get_namespace
-from ..lm.seeds import spawn_seeds
+from ..seeds import spawn_seeds
 from ..nn import one_hot
 from ..validation import check_count, check_in_range, check_positive
 from .buffer import ReplayBuffer

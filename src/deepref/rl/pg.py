@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from .. import optim
 from ..backend import default_rng, get_namespace
-from ..lm.seeds import spawn_seeds
+from ..seeds import spawn_seeds
 from ..validation import check_choice, check_count, check_in_range, check_positive
 from .losses import (
     clipped_surrogate_backward,

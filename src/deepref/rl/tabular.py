@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import asarray, get_namespace, to_numpy
-from ..lm.seeds import spawn_seeds
+from ..seeds import spawn_seeds
 from ..validation import check_count, check_in_range, check_ndim, check_positive, check_shape
 
 
