@@ -34,6 +34,7 @@ from deepref.backend import to_numpy
 from deepref.kernels import cupy_conv, cupy_launch, cupy_multi_tensor, cupy_optim, cupy_recurrent
 from deepref.rnn.cells import CELLS
 from deepref.rnn.layers import sequence_backward, sequence_forward
+from nvrtc_support import nvrtc_compile
 
 SHAPES = {"odd": (3, 5, 4, 6), "one row, one step": (1, 1, 2, 3), "wider": (8, 7, 5, 16)}
 """(N, T, D, H) of each case."""
@@ -186,30 +187,6 @@ def test_the_launcher_compiles_once_per_dtype_and_passes_ints_as_long_long(monke
 
 
 # --- the source compiled by NVRTC, without a GPU ------------------------------------------------
-
-
-def _nvrtc():
-    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="CuPy is not installed")
-    try:
-        nvrtc.getVersion()
-    except Exception as err:  # noqa: BLE001 - any failure to load the library means: not here
-        pytest.skip(f"CuPy's NVRTC does not load: {err}")
-    return nvrtc
-
-
-def nvrtc_compile(code: str, arch: str, options=cupy_optim.OPTIONS):
-    """``code`` compiled by NVRTC for ``arch`` (PTX for ``compute_XX``, a cubin for ``sm_XX``); fails with the log."""
-    nvrtc = _nvrtc()
-    program = nvrtc.createProgram(code, "kernels.cu", (), ())
-    try:
-        try:
-            nvrtc.compileProgram(program, [*options, f"-arch={arch}"])
-        except nvrtc.NVRTCError as err:
-            pytest.fail(f"NVRTC rejected the kernels: {err}\n{nvrtc.getProgramLog(program)}")
-        result = nvrtc.getPTX(program) if arch.startswith("compute") else nvrtc.getCUBIN(program)
-    finally:
-        nvrtc.destroyProgram(program)
-    return result.decode() if isinstance(result, bytes) and arch.startswith("compute") else result
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -23,6 +23,7 @@ import pytest
 from deepref import backend, kernels, nn, optim
 from deepref.backend import asarray, to_numpy
 from deepref.kernels import cupy_multi_tensor, cupy_optim
+from nvrtc_support import nvrtc_compile
 
 GRID = {
     "SGD": dict(lr=[0.01], momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True], weight_decay=[0.0, 0.01]),
@@ -155,34 +156,11 @@ def test_arguments_name_the_kernels():
 # --- the source compiled by NVRTC, without a GPU ----------------------------------------------
 
 
-def _nvrtc():
-    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="CuPy is not installed")
-    try:
-        nvrtc.getVersion()
-    except Exception as err:  # noqa: BLE001 - any failure to load the library means: not here
-        pytest.skip(f"CuPy's NVRTC does not load: {err}")
-    return nvrtc
-
-
-def _nvrtc_compile(nvrtc, code: str, arch: str):
-    program = nvrtc.createProgram(code, "fused.cu", (), ())
-    try:
-        try:
-            nvrtc.compileProgram(program, [*cupy_optim.OPTIONS, f"-arch={arch}"])
-        except nvrtc.NVRTCError as err:
-            pytest.fail(f"NVRTC rejected the kernels: {err}\n{nvrtc.getProgramLog(program)}")
-        return nvrtc.getPTX(program) if arch.startswith("compute") else nvrtc.getCUBIN(program)
-    finally:
-        nvrtc.destroyProgram(program)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernels_compile_with_nvrtc_without_contraction(dtype):
-    nvrtc = _nvrtc()
     code = cupy_optim.source(dtype)
-    assert len(_nvrtc_compile(nvrtc, code, "sm_90")) > 0
-    ptx = _nvrtc_compile(nvrtc, code, "compute_90")
-    ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
+    assert len(nvrtc_compile(code, "sm_90")) > 0
+    ptx = nvrtc_compile(code, "compute_90")
     for name in cupy_optim.ARGUMENTS:
         assert f".entry {name}(" in ptx
     assert "fma." not in ptx, "a multiply-add was contracted: the fused step would round differently"
