@@ -110,7 +110,8 @@ def test_plotting_code_is_folded(chapter):
 def test_every_figure_is_numbered_and_captioned(chapter):
     text = chapter.read_text(encoding="utf-8")
     drawn = sum(len(FIGURE_START.findall(c.source)) for c in code_cells(text))
-    glued = re.findall(r"```\{glue:figure\}\s+(\S+)\n((?::[^\n]*\n)*)\n*([^`]*)```", text)
+    # a caption runs to the closing fence and may hold roles ({cite:t}`...`, {numref}`...`)
+    glued = re.findall(r"^```\{glue:figure\}\s+(\S+)\n((?::[^\n]*\n)*)(.*?)^```", text, re.S | re.M)
     figures = re.findall(r"```\{figure\}", text)
     problems = []
     for name, options, caption in glued:

@@ -328,7 +328,7 @@ class Conv2d(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv2d_backward(dout, self._cache)
+        dx, dw, db = conv2d_backward(dout, self.saved_cache(consume=True))
         self.weight.accumulate(dw)
         if self.bias is not None:
             self.bias.accumulate(db)

@@ -115,7 +115,7 @@ class Embedding(Module):
         return out
 
     def backward(self, dout):
-        self.weight.accumulate(embedding_backward(dout, self.saved_cache()))
+        self.weight.accumulate(embedding_backward(dout, self.saved_cache(consume=True)))
         return None
 
     def __repr__(self) -> str:

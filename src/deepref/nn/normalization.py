@@ -197,7 +197,7 @@ class _AffineNorm(Module):
         self._cache = None
 
     def backward(self, dout):
-        dx, dgamma, dbeta = normalization_backward(dout, self._cache)
+        dx, dgamma, dbeta = normalization_backward(dout, self.saved_cache(consume=True))
         self.weight.accumulate(dgamma)
         self.bias.accumulate(dbeta)
         return dx

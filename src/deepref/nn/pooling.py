@@ -193,7 +193,7 @@ class _Pool2d(Module):
         return out
 
     def backward(self, dout):
-        return type(self)._pair[1](dout, self._cache)
+        return type(self)._pair[1](dout, self.saved_cache(consume=True))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"

@@ -325,7 +325,7 @@ class RecurrentLayer(Module):
         """
         if dstate is None:
             dstate = (None,) * self.cell.state_size
-        dx, self.initial_state_grad, dw_x, dw_h, db_x, db_h = sequence_backward(dout, tuple(dstate), self._cache)
+        dx, self.initial_state_grad, dw_x, dw_h, db_x, db_h = sequence_backward(dout, tuple(dstate), self.saved_cache(consume=True))
         for param, grad in zip((self.w_x, self.w_h, self.b_x, self.b_h), (dw_x, dw_h, db_x, db_h)):
             param.accumulate(grad)
         return dx
