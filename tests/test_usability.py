@@ -54,6 +54,28 @@ def test_a_second_backward_after_one_forward_raises(rng):
     model.backward(dout)  # a new forward allows a new backward
 
 
+LAYERS_WITH_A_CACHE = {
+    "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1, seed=0), (4, 2, 5, 5), "float"),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3), "float"),
+    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3), "float"),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 1, 4, 4), "float"),
+    "Embedding": (lambda: nn.Embedding(7, 3, seed=0), (4, 5), "ids"),
+    "LSTM": (lambda: rnn.LSTM(3, 4, seed=0), (2, 5, 3), "float"),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS_WITH_A_CACHE)
+def test_every_layer_refuses_a_second_backward_after_one_forward(name, rng):
+    make, shape, kind = LAYERS_WITH_A_CACHE[name]
+    layer = make()
+    x = asarray(rng.integers(0, 7, size=shape)) if kind == "ids" else asarray(rng.normal(size=shape))
+    out = layer(x)
+    dout = asarray(rng.normal(size=tuple(out.shape)))
+    layer.backward(dout)
+    with pytest.raises(RuntimeError, match="called twice after one forward"):
+        layer.backward(dout)
+
+
 def test_backward_before_any_forward_still_says_so():
     with pytest.raises(RuntimeError, match="before forward"):
         nn.Linear(2, 2, seed=0).backward(asarray(np.ones((1, 2))))
