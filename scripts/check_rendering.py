@@ -234,12 +234,20 @@ def measure_page(binary: str, page: Path, width: int, timeout: float = 180) -> d
 
 _VIEWBOX = re.compile(r'viewBox="[\d.\-]+ [\d.\-]+ ([\d.]+) [\d.]+"')
 _FONT_SIZE = re.compile(r"font(?:-size)?:\s*(?:[a-z]+\s+)*([\d.]+)(?:px)?")
+_STYLE = re.compile(r'style="([^"]*)"')
+# Matplotlib's mathtext draws radicals and big delimiters from STIX's size-variant fonts, at a
+# nominal size that says nothing about the drawn symbol's height: they are not text to read.
+_SIZED_SYMBOL_FONT = "STIXSize"
 
 
 def svg_min_font(svg: str) -> tuple[float, float] | None:
-    """(smallest font size, viewBox width) of an SVG whose text is text; None when it has none."""
+    """(smallest font size, viewBox width) of an SVG whose text is text; None when it has none.
+
+    Sized symbols (a radical sign, a tall bracket) are left out: see :data:`_SIZED_SYMBOL_FONT`.
+    """
     box = _VIEWBOX.search(svg)
-    sizes = [float(size) for size in _FONT_SIZE.findall(svg)]
+    styles = [style for style in _STYLE.findall(svg) if _SIZED_SYMBOL_FONT not in style]
+    sizes = [float(size) for style in styles for size in _FONT_SIZE.findall(style)]
     if not box or not sizes:
         return None
     return min(sizes), float(box.group(1))
