@@ -315,7 +315,10 @@ def chapter_pages(root: Path, names: list[str] | None) -> list[Path]:
     if names:
         return [root / f"{name}.html" for name in names]
     skip = {"genindex", "search", "py-modindex", "bibliography"}
-    return sorted(p for p in root.glob("*.html") if p.stem not in skip and MARKER not in p.name)
+    pages = [p for p in root.glob("*.html") if p.stem not in skip and MARKER not in p.name]
+    # a chapter split into one page per section: book/<chapter>/<section>.md -> <chapter>/<section>.html
+    sections = [p for page in pages if (root / page.stem).is_dir() for p in (root / page.stem).glob("*.html")]
+    return sorted(pages + [p for p in sections if MARKER not in p.name])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,7 +144,14 @@ def chapter_script(path: pathlib.Path) -> str:
 
 
 def executable_chapters() -> list[pathlib.Path]:
-    return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
+    """Every executable page: whole chapters, and the section pages of a chapter split into ``book/<chapter>/``."""
+    pages = [*BOOK.glob("*.md"), *BOOK.glob("*/*.md")]
+    return sorted(p for p in pages if p.read_text().startswith("---\njupytext:"))
+
+
+def page_name(path: pathlib.Path) -> str:
+    """A page's name in the report: ``intro``, or ``optimization/sgd`` for a chapter's section page."""
+    return path.relative_to(BOOK).with_suffix("").as_posix()
 
 
 def cpu_chapter_seconds() -> dict[str, float]:
@@ -198,13 +205,14 @@ def one_chapter(path: pathlib.Path, timeout: float, scratch: pathlib.Path, profi
     With ``profile``, under :mod:`cProfile` (slower), and the row gets the
     functions that took the most time of their own (:func:`profile_summary`).
     """
-    script = scratch / f"chapter_{path.stem}.py"
+    name = page_name(path)
+    script = scratch / f"chapter_{name.replace('/', '-')}.py"
     script.write_text(chapter_script(path))
-    statistics = scratch / f"chapter_{path.stem}.prof"
+    statistics = scratch / f"chapter_{name.replace('/', '-')}.prof"
     command = [sys.executable, *(["-m", "cProfile", "-o", str(statistics)] if profile else []), str(script)]
-    code, seconds, output = run(command, timeout, backend_env(), BOOK)
+    code, seconds, output = run(command, timeout, backend_env(), path.parent)
     tail = "\n".join(output.strip().splitlines()[-12:]) if code else ""
-    row = {"chapter": path.stem, "exit": code, "seconds": round(seconds, 1), "error": tail}
+    row = {"chapter": name, "exit": code, "seconds": round(seconds, 1), "error": tail}
     if profile and statistics.exists():
         row["profile"] = profile_summary(statistics)
     return row
@@ -228,13 +236,13 @@ def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Pat
     chapters named in ``profiled`` run under the profiler.
     """
     cpu = cpu_chapter_seconds()
-    order = sorted(executable_chapters(), key=lambda p: -(cpu.get(p.stem) or 0.0))
+    order = sorted(executable_chapters(), key=lambda p: -(cpu.get(page_name(p)) or 0.0))
 
     def job(path):
         left = deadline - time.monotonic()
         if left < 5.0:
-            return {"chapter": path.stem, "exit": None, "seconds": 0.0, "error": "not run: the budget was spent"}
-        return one_chapter(path, min(timeout, left), scratch, profile=path.stem in profiled)
+            return {"chapter": page_name(path), "exit": None, "seconds": 0.0, "error": "not run: the budget was spent"}
+        return one_chapter(path, min(timeout, left), scratch, profile=page_name(path).split("/")[0] in profiled)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(job, order))

@@ -40,6 +40,15 @@ NOT_CHAPTERS = {"index", "bibliography"}
 CHAPTERS = sorted(p for p in BOOK.glob("*.md") if p.stem not in NOT_CHAPTERS)
 FINISHED = [p for p in CHAPTERS if PLACEHOLDER_MARK not in p.read_text(encoding="utf-8")]
 
+
+def section_pages(chapter: Path) -> list[Path]:
+    """The pages of a chapter split into one page per section: ``book/<chapter>/*.md``."""
+    return sorted((BOOK / chapter.stem).glob("*.md"))
+
+
+# every page a reader opens: each chapter's first page and its section pages
+PAGES = sorted(CHAPTERS + [page for chapter in CHAPTERS for page in section_pages(chapter)])
+
 FIGURE_START = re.compile(r"plt\.subplots\(|plt\.figure\(")
 DRAWS = re.compile(r"plt\.subplots\(|plt\.figure\(|\.imshow\(|\.plot\(|\.scatter\(|\.hist\(|\.contourf?\(")
 HIDDEN = ("hide-input", "remove-input", "hide-cell", "remove-cell")
@@ -96,17 +105,17 @@ def prose(text: str) -> str:
 
 
 def ids(paths):
-    return [p.stem for p in paths]
+    return [p.relative_to(BOOK).with_suffix("").as_posix() for p in paths]
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_plotting_code_is_folded(chapter):
     shown = [c.line for c in code_cells(chapter.read_text(encoding="utf-8"))
              if DRAWS.search(c.source) and not c.hidden]
     assert not shown, f"{chapter.name}: cells at lines {shown} draw a figure; tag them hide-input"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_every_figure_is_numbered_and_captioned(chapter):
     text = chapter.read_text(encoding="utf-8")
     drawn = sum(len(FIGURE_START.findall(c.source)) for c in code_cells(text))
@@ -128,7 +137,7 @@ def test_every_figure_is_numbered_and_captioned(chapter):
     assert not problems, f"{chapter.name}: {problems}"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_shown_cell_code_fits(chapter):
     """Cells shown or folded (one click away) fit; only removed input is exempt."""
     long = [f"cell at line {c.line}: {line[:50]!r}..." for c in code_cells(chapter.read_text(encoding="utf-8"))
@@ -152,7 +161,7 @@ def included_code(chapter: Path):
         yield target.group(1), lines if ":docstring:" in options else code_without_docstrings(lines)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_included_code_fits(chapter):
     long = [f"{name}: {line.strip()[:50]!r}" for name, lines in included_code(chapter)
             for line in lines if len(line.rstrip("\n")) > WIDTH]
@@ -179,7 +188,7 @@ def ends_in_raw_value(source: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_no_cell_ends_in_a_raw_value(chapter):
     raw = [c.line for c in code_cells(chapter.read_text(encoding="utf-8"))
            if "remove-output" not in c.tags and "remove-cell" not in c.tags and ends_in_raw_value(c.source)]
@@ -207,7 +216,7 @@ def uncaptioned_tables(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_every_table_is_numbered_and_captioned(chapter):
     found = uncaptioned_tables(chapter.read_text(encoding="utf-8"))
     assert not found, (f"{chapter.name}: tables without a caption: {found[:5]}; wrap them in a "
@@ -218,7 +227,7 @@ AUTHOR_BEFORE_CITATION = re.compile(
     r"\b(?:[A-Z][\w'-]+ et al\.|[A-Z][\w'-]+ and [A-Z][\w'-]+)\s+\{cite:p\}`([^`]+)`")
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_no_author_is_named_twice(chapter):
     text = prose(chapter.read_text(encoding="utf-8"))
     twice = [m.group(0)[:60] for m in AUTHOR_BEFORE_CITATION.finditer(text)
@@ -226,7 +235,7 @@ def test_no_author_is_named_twice(chapter):
     assert not twice, f"{chapter.name}: write {{cite:t}} where the authors are the subject: {twice}"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
 def test_text_speaks_to_the_reader(chapter):
     text = prose(chapter.read_text(encoding="utf-8"))
     patterns = FORBIDDEN_PHRASES + (COURSE_MATERIAL if chapter.stem != "intro" else [])
@@ -240,7 +249,9 @@ def test_chapter_opens_with_goals_and_closes_with_a_summary(chapter):
     assert re.search(r"```\{admonition\} In this chapter", text), (
         f"{chapter.name}: open with an ```{{admonition}} In this chapter``` box (what the reader will "
         "learn, what it assumes)")
-    assert re.search(r"^## Summary\s*$", text, re.MULTILINE), f"{chapter.name}: close with a '## Summary'"
+    pages = [text] + [page.read_text(encoding="utf-8") for page in section_pages(chapter)]
+    assert any(re.search(r"^#{1,2} Summary\s*$", page, re.MULTILINE) for page in pages), (
+        f"{chapter.name}: close with a '## Summary' (or, split into pages, a '# Summary' page)")
 
 
 def test_placeholder_chapters_are_marked_in_the_contents():

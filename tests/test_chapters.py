@@ -19,7 +19,13 @@ HEADER = (BOOK / "intro.md").read_text().split("---\n")[1]
 
 
 def _executable_chapters() -> list[pathlib.Path]:
-    return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
+    """Every executable page: whole chapters, and the section pages of a chapter split into ``book/<chapter>/``."""
+    pages = [*BOOK.glob("*.md"), *BOOK.glob("*/*.md")]
+    return sorted(p for p in pages if p.read_text().startswith("---\njupytext:"))
+
+
+def _page_id(path: pathlib.Path) -> str:
+    return path.relative_to(BOOK).with_suffix("").as_posix()
 
 
 # On array-api-strict (the CPU stand-in for CuPy), chapters run under CuPy's rule:
@@ -84,7 +90,7 @@ def execute_chapter(path: pathlib.Path) -> None:
 
 
 @pytest.mark.chapter
-@pytest.mark.parametrize("chapter", _executable_chapters(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("chapter", _executable_chapters(), ids=_page_id)
 def test_chapter_executes(chapter):
     execute_chapter(chapter)
 
@@ -123,3 +129,8 @@ def test_every_page_is_in_the_table_of_contents():
     pages = {p.stem for p in BOOK.glob("*.md")} - {"index"}
     missing = sorted(p for p in pages if f"\n{p}\n" not in index)
     assert not missing, f"pages missing from book/index.md's toctree: {missing}"
+    for chapter in sorted(BOOK.glob("*.md")):
+        sections = sorted(p.stem for p in (BOOK / chapter.stem).glob("*.md"))
+        listed = chapter.read_text()
+        missing = [s for s in sections if f"\n{chapter.stem}/{s}\n" not in listed]
+        assert not missing, f"section pages missing from {chapter.name}'s toctree: {missing}"

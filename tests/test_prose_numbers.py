@@ -124,10 +124,11 @@ def typed_numbers(text: str) -> list[tuple[int, str, str]]:
 
 
 def _pages() -> list[pathlib.Path]:
-    return sorted(p for p in BOOK.glob("*.md"))
+    """Every page: chapters, and the section pages of a chapter split into ``book/<chapter>/``."""
+    return sorted([*BOOK.glob("*.md"), *(p for p in BOOK.glob("*/*.md") if p.parent.name != "api")])
 
 
-@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.relative_to(BOOK).with_suffix("").as_posix())
 def test_no_number_typed_by_hand_in_the_prose(page):
     problems = typed_numbers(page.read_text())
     report = "\n".join(f"  {page.name}:{line}: {value!r} in: {context}" for line, value, context in problems)
