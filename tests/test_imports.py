@@ -82,3 +82,13 @@ def test_the_resolution_of_relative_imports(tmp_path):
     assert _imported(PACKAGE / "train.py") >= {"deepref.backend", "deepref.optim.clip"}
     assert "deepref.validation" in _imported(PACKAGE / "kernels" / "numpy_recurrent.py")
     assert "deepref.kernels" in _imported(PACKAGE / "optim" / "optimizers.py")
+
+
+def test_every_chapter_experiment_lives_in_a_chapter_package():
+    from deepref import reproduce
+
+    homes = {experiment.function.partition(":")[0] for experiments in reproduce.CHAPTERS.values()
+             for experiment in experiments}
+    misplaced = sorted(home for home in homes
+                       if _first_level(home) in CORE or not (PACKAGE / _first_level(home) / "__init__.py").exists())
+    assert not misplaced, f"chapter experiments outside a chapter package: {misplaced}"

@@ -319,16 +319,17 @@ def test_load_state_dict_checks_the_state_shapes():
 
 
 def test_one_weight_decay_rule_for_optimizers_penalties_and_the_landscape(rng):
-    from deepref import regularization
+    from deepref import generalization
+    from deepref.generalization import penalties
     from deepref.landscape import hessian
 
     w, g = as_float64(rng.normal(size=(3, 2))), as_float64(rng.normal(size=(3, 2)))
     expected = to_numpy(g) + 0.3 * to_numpy(w)
     np.testing.assert_allclose(to_numpy(optim.weight_decay_gradient(w, 0.3, g)), expected, rtol=1e-15)
-    np.testing.assert_allclose(to_numpy(regularization.elastic_net_gradient(w, 0.3, l1_ratio=0.0)),
+    np.testing.assert_allclose(to_numpy(generalization.elastic_net_gradient(w, 0.3, l1_ratio=0.0)),
                                0.3 * to_numpy(w), rtol=1e-15)
-    assert optim.weight_decay_penalty(w, 0.3) == pytest.approx(regularization.l2_penalty(w, 0.3), rel=1e-15)
-    assert hessian.weight_decay_gradient is regularization.weight_decay_gradient is optim.weight_decay_gradient
+    assert optim.weight_decay_penalty(w, 0.3) == pytest.approx(generalization.l2_penalty(w, 0.3), rel=1e-15)
+    assert hessian.weight_decay_gradient is penalties.weight_decay_gradient is optim.weight_decay_gradient
     start = to_numpy(w).copy()
     p, q = _param(start.copy()), _param(start.copy())  # SGD's weight_decay is the same rule
     after = _step(optim.SGD([p], lr=0.1, weight_decay=0.3), p, to_numpy(g))

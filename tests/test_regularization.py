@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepref import nn, optim, regularization
+from deepref import generalization, nn, optim
 from deepref.backend import to_numpy
 from deepref.gradcheck import as_float64, numerical_gradient, relative_error
 
@@ -19,16 +19,16 @@ def _full_batch_steps(layer, opt, x, y, steps):
 
 def test_penalty_values():
     w = as_float64([[1.0, -2.0], [0.5, 0.0]])
-    assert regularization.l1_penalty(w, 0.1) == pytest.approx(0.1 * 3.5)
-    assert regularization.l2_penalty(w, 0.1) == pytest.approx(0.05 * 5.25)
-    assert regularization.elastic_net_penalty(w, 0.1, 0.25) == pytest.approx(0.1 * (0.25 * 3.5 + 0.375 * 5.25))
+    assert generalization.l1_penalty(w, 0.1) == pytest.approx(0.1 * 3.5)
+    assert generalization.l2_penalty(w, 0.1) == pytest.approx(0.05 * 5.25)
+    assert generalization.elastic_net_penalty(w, 0.1, 0.25) == pytest.approx(0.1 * (0.25 * 3.5 + 0.375 * 5.25))
 
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.3, 1.0])
 def test_gradient_matches_finite_differences(l1_ratio, rng):
     w = as_float64(rng.normal(size=(4, 3)) + 0.5)  # no exact zeros: |w| has a kink at 0
-    analytic = regularization.elastic_net_gradient(w, 0.7, l1_ratio)
-    numerical = numerical_gradient(lambda v: regularization.elastic_net_penalty(v, 0.7, l1_ratio), w)
+    analytic = generalization.elastic_net_gradient(w, 0.7, l1_ratio)
+    numerical = numerical_gradient(lambda v: generalization.elastic_net_penalty(v, 0.7, l1_ratio), w)
     assert relative_error(analytic, numerical) < 1e-8
 
 
@@ -38,7 +38,7 @@ def test_soft_threshold_is_the_proximal_operator(rng):
     grid = np.linspace(-3, 3, 60001)
     objective = 0.5 * (grid[None, :] - v[:, None]) ** 2 + 0.6 * np.abs(grid[None, :])
     best = grid[np.argmin(objective, axis=1)]
-    np.testing.assert_allclose(to_numpy(regularization.soft_threshold(as_float64(v), 0.6)), best, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(generalization.soft_threshold(as_float64(v), 0.6)), best, atol=1e-4)
 
 
 def test_penalized_sgd_equals_weight_decay(rng):
@@ -48,7 +48,7 @@ def test_penalized_sgd_equals_weight_decay(rng):
     for wrap in (True, False):
         layer = nn.Linear(3, 2, seed=0)
         if wrap:
-            opt = regularization.Penalized(optim.SGD(layer.parameters(), lr=0.1), strength=0.05,
+            opt = generalization.Penalized(optim.SGD(layer.parameters(), lr=0.1), strength=0.05,
                                            params=layer.parameters())
         else:
             opt = optim.SGD(layer.parameters(), lr=0.1, weight_decay=0.05)
@@ -59,7 +59,7 @@ def test_penalized_sgd_equals_weight_decay(rng):
 
 def test_default_penalises_weights_not_biases():
     net = nn.Sequential(nn.Linear(3, 4, seed=0), nn.ReLU(), nn.Linear(4, 2, seed=1))
-    opt = regularization.Penalized(optim.SGD(net.parameters(), lr=0.1), strength=1.0)
+    opt = generalization.Penalized(optim.SGD(net.parameters(), lr=0.1), strength=1.0)
     assert [p.shape for p in opt.penalized] == [(3, 4), (4, 2)]
 
 
@@ -71,7 +71,7 @@ def test_proximal_step_makes_exact_zeros_and_subgradient_does_not(rng):
     zeros = {}
     for proximal in (True, False):
         layer = nn.Linear(8, 1, seed=0)
-        opt = regularization.Penalized(optim.SGD(layer.parameters(), lr=0.05), strength=0.3, l1_ratio=1.0,
+        opt = generalization.Penalized(optim.SGD(layer.parameters(), lr=0.05), strength=0.3, l1_ratio=1.0,
                                        proximal=proximal)
         _full_batch_steps(layer, opt, x, y, steps=300)
         w = to_numpy(layer.weight.data).ravel()
@@ -83,7 +83,7 @@ def test_proximal_step_makes_exact_zeros_and_subgradient_does_not(rng):
 
 def test_lr_is_shared_with_the_wrapped_optimizer():
     base = optim.SGD(nn.Linear(2, 2, seed=0).parameters(), lr=0.1)
-    wrapped = regularization.Penalized(base, strength=0.1)
+    wrapped = generalization.Penalized(base, strength=0.1)
     wrapped.lr = 0.01
     assert base.lr == 0.01 and wrapped.params is base.params
 
@@ -91,21 +91,21 @@ def test_lr_is_shared_with_the_wrapped_optimizer():
 def test_bad_arguments():
     w = as_float64(np.ones((2, 2)))
     with pytest.raises(ValueError, match="strength must be a finite number >= 0"):
-        regularization.l2_penalty(w, -1.0)
+        generalization.l2_penalty(w, -1.0)
     with pytest.raises(ValueError, match=r"l1_ratio must be in \[0.0, 1.0\]"):
-        regularization.elastic_net_gradient(w, 0.1, 1.5)
+        generalization.elastic_net_gradient(w, 0.1, 1.5)
     layer = nn.Linear(2, 2, seed=0)
     with pytest.raises(ValueError, match="must be one of the optimizer's parameters"):
-        regularization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1, params=nn.Linear(2, 2).parameters())
+        generalization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1, params=nn.Linear(2, 2).parameters())
     with pytest.raises(ValueError, match="has no gradient"):
-        regularization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1).step()
+        generalization.Penalized(optim.SGD(layer.parameters(), lr=0.1), 0.1).step()
 
 
 
 def _config_cases():
+    from deepref.generalization.experiments import MemorisationConfig
     from deepref.landscape.experiments import WidthSpreadConfig
     from deepref.optimization.experiments import PracticeConfig, SoftmaxRegressionConfig
-    from deepref.regularization_experiments import MemorisationConfig
     from deepref.rnn.experiments import AddingConfig
     from deepref.stn.experiments import RTSConfig
 

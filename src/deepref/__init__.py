@@ -7,6 +7,7 @@ Every module implements a derivation of the book, on NumPy or CuPy
 from . import (
     backend,
     data,
+    generalization,
     gradcheck,
     interop,
     landscape,
@@ -14,7 +15,6 @@ from . import (
     neuro,
     nn,
     optim,
-    regularization,
     rl,
     rnn,
     stn,
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "backend",
     "data",
+    "generalization",
     "gradcheck",
     "interop",
     "landscape",
@@ -36,7 +37,6 @@ __all__ = [
     "neuro",
     "nn",
     "optim",
-    "regularization",
     "rl",
     "rnn",
     "stn",

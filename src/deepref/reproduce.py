@@ -29,11 +29,11 @@ import numpy as np
 
 from . import experiments as sweeps
 from .activations.experiments import NONLINEARITIES, ChoiceConfig, DyingConfig
+from .generalization.experiments import MemorisationConfig
 from .landscape.experiments import WidthSpreadConfig
 from .lm.experiments import ZAREMBA_SMALL, ZAREMBA_SMALL_ADAM, AgreementConfig, PTBConfig, ReviewConfig, WordCharConfig
 from .neuro.experiments import HOPFIELD_FULL_LOADS, HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
 from .optimization.experiments import practice_project_grid, softmax_regression_grid
-from .regularization_experiments import MemorisationConfig
 from .rl.experiments import DQN_SOLVE, DQN_VARIANTS, NO_TARGET_SLOW, DQNRunConfig, LearnerConfig
 from .rl.pg import ALGORITHMS as _PG_LEARNERS
 from .rnn.experiments import AddingConfig
@@ -116,7 +116,7 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
     ),
     "generalization": (
         Experiment(
-            "memorisation", "deepref.regularization_experiments:memorisation_run",
+            "memorisation", "deepref.generalization.experiments:memorisation_run",
             "epochs to fit true against random labels (Zhang et al. 2017)",
             tuple(MemorisationConfig(labels=k) for k in ("true", "random")), (11,),
             tuple(MemorisationConfig(labels=k, n_train=n) for n in (300, 1000) for k in ("true", "random")),

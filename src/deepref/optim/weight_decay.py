@@ -1,4 +1,4 @@
-"""The weight-decay rule, shared by the optimizers, :mod:`deepref.regularization` and :mod:`deepref.landscape`.
+"""The weight-decay rule, shared by the optimizers, :mod:`deepref.generalization` and :mod:`deepref.landscape`.
 
 Weight decay ``lam`` as an L2 penalty adds
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data, nn
-from .backend import asarray
-from .optim import Adam
-from .train import Callback, evaluate, fit
-from .validation import check_choice, check_count, check_positive
+from .. import data, nn
+from ..backend import asarray
+from ..optim import Adam
+from ..train import Callback, evaluate, fit
+from ..validation import check_choice, check_count, check_positive
 
 LABELINGS = ("true", "random")
 """The labels a :class:`MemorisationConfig` can train on."""

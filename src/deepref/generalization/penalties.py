@@ -34,10 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .backend import get_namespace
-from .nn.module import Parameter
-from .optim.weight_decay import weight_decay_gradient, weight_decay_penalty
-from .validation import check_in_range, check_positive
+from ..backend import get_namespace
+from ..nn.module import Parameter
+from ..optim.weight_decay import weight_decay_gradient, weight_decay_penalty
+from ..validation import check_in_range, check_positive
 
 
 def _check(strength: float, l1_ratio: float) -> None:
