@@ -196,6 +196,84 @@ def test_no_cell_ends_in_a_raw_value(chapter):
                      "show a table or glue formatted numbers")
 
 
+# bookkeeping a reader need not read: folded into a hide-input cell after the computation
+BOOKKEEPING_CALLS = {"glue", "glue_figure", "publish", "markdown_table", "number_table"}
+TIMING = {"perf_counter", "perf_counter_ns", "process_time", "process_time_ns", "timeit"}
+BOOKKEEPING_WORDS = re.compile(
+    r"\b(?:(glue|glue_figure|publish|markdown_table|number_table)\(|(perf_counter|process_time|timeit)\w*)")
+MAX_SHOWN_LINES = 45
+
+
+def bookkeeping(source: str) -> list[tuple[int, str]]:
+    """(line of the cell, what) for each bookkeeping call and each use of a timer in ``source``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics (%timeit): look at the words
+        return sorted({(number, m.group(1) + "(" if m.group(1) else m.group(2))
+                       for number, line in enumerate(source.split("\n"), 1)
+                       for m in BOOKKEEPING_WORDS.finditer(line.partition("#")[0])})
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in BOOKKEEPING_CALLS:
+                found.add((node.lineno, f"{name}("))
+        names = [node.attr] if isinstance(node, ast.Attribute) else [node.id] if isinstance(node, ast.Name) else []
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.name.split(".")[0] for alias in node.names]
+        found.update((node.lineno, name) for name in names if name in TIMING)
+    return sorted(found)
+
+
+def unfolded_bookkeeping(text: str) -> list[str]:
+    """Where a shown code cell of a page holds bookkeeping or runs over ``MAX_SHOWN_LINES`` lines."""
+    lines, problems = text.split("\n"), []
+    for cell in code_cells(text):
+        if cell.hidden:
+            continue
+        options = 0  # the cell's option lines (:tags:), between its fence and its source
+        while lines[cell.line + options].startswith(":"):
+            options += 1
+        for number, what in bookkeeping(cell.source):
+            problems.append(f"line {cell.line + options + number}: `{what}` in a shown cell; move it "
+                            "into a cell tagged `:tags: [hide-input]` right after the computation")
+        length = len(cell.source.strip("\n").split("\n"))
+        if length > MAX_SHOWN_LINES:
+            problems.append(f"line {cell.line}: a shown cell of {length} lines (at most {MAX_SHOWN_LINES}); "
+                            "split it at a natural point or fold its bookkeeping into a hide-input cell")
+    return problems
+
+
+@pytest.mark.parametrize("chapter", PAGES, ids=ids(PAGES))
+def test_bookkeeping_is_folded(chapter):
+    """Shown code is what a reader should read: the computation and its asserts. Gluing numbers,
+    printing tables for the text and timing go into folded cells; no shown cell is over 45 lines."""
+    problems = unfolded_bookkeeping(chapter.read_text(encoding="utf-8"))
+    assert not problems, (f"{chapter.relative_to(BOOK)}: {len(problems)} problems:\n  "
+                          + "\n  ".join(problems))
+
+
+def test_the_bookkeeping_rule_catches_what_it_forbids():
+    def page(tags: str, source: str) -> str:
+        return f"# Page\n\n```{{code-cell}} ipython3\n{tags}\n{source}\n```\n"
+
+    computed = "import time\n\nstart = time.perf_counter()\nx = 2 * 3\nassert x == 6\n"
+    bookkept = computed + "glue('x', x, display=False)\nnumber_table({'x': x}, caption='X.')\n"
+    found = unfolded_bookkeeping(page("", bookkept))
+    assert [problem.split(":")[0] for problem in found] == ["line 7", "line 10", "line 11"]
+    assert "`perf_counter`" in found[0] and "`glue(`" in found[1] and "`number_table(`" in found[2]
+    assert "hide-input" in found[1]
+    assert unfolded_bookkeeping(page(":tags: [hide-input]\n", bookkept)) == []
+    assert unfolded_bookkeeping(page("", "x = 1  # glue(x) in a hidden cell\ns = 'glue('")) == []
+    assert bookkeeping("%timeit f(x)\nglue('t', t)") == [(1, "timeit"), (2, "glue(")]
+    long = "\n".join(f"x{i} = {i}" for i in range(MAX_SHOWN_LINES + 1))
+    assert unfolded_bookkeeping(page("", long[: long.rindex("\n")])) == []
+    assert unfolded_bookkeeping(page("", long)) == [
+        f"line 3: a shown cell of {MAX_SHOWN_LINES + 1} lines (at most {MAX_SHOWN_LINES}); split it at "
+        "a natural point or fold its bookkeeping into a hide-input cell"]
+
+
 def uncaptioned_tables(text: str) -> list[str]:
     """The first line of every Markdown table outside a ``{table}`` directive, and of every
     ``number_table(...)`` call without a caption."""
