@@ -261,33 +261,50 @@ def evaluate(model, loss_fn, x, y, batch_size: int = 1024) -> dict[str, float]:
     return _epoch_metrics(get_namespace(x), losses, sizes, corrects, lambda step: f"evaluation batch {step}")
 
 
-def train_step(model, loss_fn, optimizer, xb, yb, clip: float | None = None):
+def train_step(model, loss_fn, optimizer, xb, yb, clip: float | None = None, dloss=1.0, **inputs):
     """One gradient step on the batch ``(xb, yb)``: the step every training loop of the book takes.
 
-    ``forward``, the loss, ``loss_fn.backward()``, ``model.backward``, optional
-    clipping of the gradients to global norm ``clip``, ``optimizer.step()``,
-    ``optimizer.zero_grad()``. Nothing is checked and nothing is read back to
-    the host: the caller checks its data once (:func:`check_data`).
+    ``forward``, the loss, ``loss_fn.backward(dloss)``, ``model.backward``,
+    optional clipping of the gradients to global norm ``clip``,
+    ``optimizer.step()``, ``optimizer.zero_grad()``. Nothing is checked and
+    nothing is read back to the host: the caller checks its data once
+    (:func:`check_data`). The gradients must be clear on entry (they are on
+    exit).
 
     Parameters
     ----------
     model : Module
-    loss_fn : Loss
+    loss_fn : Loss or None
+        ``None`` for a model whose output layer is fused with its loss (the
+        class-factored softmax, skip-gram's negative sampling): the step
+        calls ``model.loss_forward(xb, yb, **inputs)`` and
+        ``model.loss_backward(dloss)`` instead.
     optimizer : Optimizer
     xb, yb : arrays
         The batch's inputs and targets.
     clip : float, optional
+    dloss : float
+        Gradient of the objective with respect to the loss (a constant
+        factor on every gradient; 1 when the loss is the objective).
+    **inputs
+        Further inputs of the model's forward pass (a recurrent state, the
+        sequences' lengths).
 
     Returns
     -------
     loss : 0-D array
         The batch's loss before the step (on the device).
-    pred : array
-        The model's output for ``xb`` before the step.
+    pred : array or None
+        The model's output for ``xb`` before the step (``None`` when
+        ``loss_fn`` is ``None``).
     """
-    pred = model.forward(xb)
-    loss = loss_fn.forward(pred, yb)
-    model.backward(loss_fn.backward())
+    if loss_fn is None:
+        pred, loss = None, model.loss_forward(xb, yb, **inputs)
+        model.loss_backward(dloss)
+    else:
+        pred = model.forward(xb, **inputs)
+        loss = loss_fn.forward(pred, yb)
+        model.backward(loss_fn.backward(dloss))
     if clip is not None:
         clip_grad_norm(optimizer.params, clip)
     optimizer.step()

@@ -24,10 +24,11 @@ from .. import rnn
 from ..backend import get_namespace, to_numpy
 from ..nn.init import as_generator
 from ..nn.linear import Linear
-from ..nn.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from ..nn.losses import SoftmaxCrossEntropy
 from ..nn.module import Module
 from ..nn.utils import restoring
 from ..optim import Adam
+from ..train import train_step
 from ..validation import check_choice, check_count, check_finite_loss, check_positive
 from .embedding import Embedding
 
@@ -182,18 +183,16 @@ def fit_classifier(model: SequenceClassifier, sequences: Sequence[np.ndarray], l
     labels = np.asarray(labels, dtype=np.int64)
     lengths = np.array([len(s) for s in sequences])
     rng = np.random.default_rng(seed)
-    optimizer = Adam(model.parameters(), lr=lr)
+    optimizer, loss_fn = Adam(model.parameters(), lr=lr), SoftmaxCrossEntropy()
     losses = []
     model.train()
+    optimizer.zero_grad()
     for epoch in range(check_count("epochs", epochs)):
         for rows in length_batches(lengths, batch_size, rng):
             ids, lens = pad_batch([sequences[i] for i in rows])
-            logits = model(xp.asarray(ids), xp.asarray(lens))
-            loss, cache = softmax_cross_entropy_forward(logits, xp.asarray(labels[rows]))
+            loss, _ = train_step(model, loss_fn, optimizer, xp.asarray(ids), xp.asarray(labels[rows]),
+                                 lengths=xp.asarray(lens))
             check_finite_loss(float(loss), f"epoch {epoch}")
-            optimizer.zero_grad()
-            model.backward(softmax_cross_entropy_backward(1.0, cache))
-            optimizer.step()
             losses.append(float(loss))
     return losses
 

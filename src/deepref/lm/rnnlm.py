@@ -30,7 +30,7 @@ from ..nn.linear import Linear, linear_backward, linear_forward
 from ..nn.losses import log_softmax, one_hot
 from ..nn.module import Module, Parameter
 from ..nn.utils import restoring
-from ..optim import clip_grad_norm
+from ..train import train_step
 from ..validation import check_choice, check_count, check_finite_loss, check_in_range, check_ndim, check_positive
 from .corpus import bptt_chunks
 from .embedding import Embedding
@@ -262,18 +262,16 @@ def train_epoch(
     run with an error.
     """
     model.train()
+    optimizer.zero_grad()
     state, total, count = None, 0.0, 0
     for k, (x, y) in enumerate(bptt_chunks(streams, steps)):
         if max_windows is not None and k >= max_windows:
             break
-        optimizer.zero_grad()
         inputs, targets = to_backend_ids(x, model), to_backend_ids(y, model, "targets")
-        loss = float(model.loss_forward(inputs, targets, state))
+        loss, _ = train_step(model, None, optimizer, inputs, targets, clip, dloss=x.shape[1] if sum_steps else 1.0,
+                             state=state)
+        loss = float(loss)
         check_finite_loss(loss, f"window {k} of truncated BPTT")
-        model.loss_backward(x.shape[1] if sum_steps else 1.0)
-        if clip is not None:
-            clip_grad_norm(model.parameters(), clip)
-        optimizer.step()
         state = model.final_state  # carried forward; its gradient is never asked for
         total += loss * x.size
         count += x.size

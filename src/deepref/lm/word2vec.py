@@ -26,8 +26,9 @@ import numpy as np
 from ..backend import get_namespace, scatter_add, to_numpy
 from ..nn.activations import sigmoid
 from ..nn.init import as_generator, uniform
-from ..nn.module import Parameter
+from ..nn.module import Module, Parameter
 from ..optim import Adam
+from ..train import train_step
 from ..validation import check_count, check_finite_loss, check_positive
 from .embedding import check_ids
 from ..seeds import spawn_seeds
@@ -88,6 +89,30 @@ def skipgram_backward(dloss, cache: SkipGramCache):
     return dw_in, scatter_add(zeros, xp.reshape(cache.words, (-1,)), du)
 
 
+class SkipGram(Module):
+    """The input and output vector tables ``(V, D)`` as a model whose loss is fused with it.
+
+    :meth:`loss_forward` and :meth:`loss_backward` are :func:`skipgram_forward`
+    and :func:`skipgram_backward` on the tables (what
+    :func:`deepref.train.train_step` calls when it is given no loss function).
+    """
+
+    def __init__(self, w_in, w_out):
+        self.w_in, self.w_out = Parameter(w_in), Parameter(w_out)
+        self._cache = None
+
+    def loss_forward(self, centers, contexts, negatives):
+        """Mean negative-sampling loss of the pairs ``(centers, contexts)`` ``(B,)`` against ``negatives`` ``(B, K)``."""
+        loss, self._cache = skipgram_forward(centers, contexts, negatives, self.w_in.data, self.w_out.data)
+        return loss
+
+    def loss_backward(self, dloss=1.0):
+        """Add the gradients of the last :meth:`loss_forward` (times ``dloss``) into both tables."""
+        dw_in, dw_out = skipgram_backward(dloss, self.saved_cache(consume=True))
+        self.w_in.accumulate(dw_in)
+        self.w_out.accumulate(dw_out)
+
+
 def skipgram_pairs(ids, window: int) -> tuple[np.ndarray, np.ndarray]:
     """All (centre, context) id pairs with ``0 < |offset| <= window`` in a token stream (host int64)."""
     ids = np.asarray(ids, dtype=np.int64)
@@ -125,10 +150,10 @@ def train_skipgram(ids, vocab_size: int, dim: int = 50, window: int = 2, negativ
     """
     init_seed, draw_seed = spawn_seeds(seed, 2)
     host = np.random.default_rng(draw_seed)
-    w_in = Parameter(uniform((vocab_size, dim), 0.5 / dim, as_generator(init_seed), dtype))
-    xp = get_namespace(w_in.data)
-    w_out = Parameter(xp.zeros((vocab_size, dim), dtype=w_in.data.dtype))
-    optimizer = Adam([w_in, w_out], lr=lr)
+    w_in = uniform((vocab_size, dim), 0.5 / dim, as_generator(init_seed), dtype)
+    xp = get_namespace(w_in)
+    model = SkipGram(w_in, xp.zeros((vocab_size, dim), dtype=w_in.dtype))
+    optimizer = Adam(model.parameters(), lr=lr)
     centers, contexts = skipgram_pairs(ids, window)
     cumulative = np.cumsum(noise_distribution(ids, vocab_size))
     losses = []
@@ -140,13 +165,10 @@ def train_skipgram(ids, vocab_size: int, dim: int = 50, window: int = 2, negativ
                                     side="right")
             batch = [xp.asarray(a, dtype=xp.int64) for a in (centers[rows], contexts[rows],
                                                               np.minimum(noise, vocab_size - 1))]
-            loss, cache = skipgram_forward(*batch, w_in.data, w_out.data)
+            loss, _ = train_step(model, None, optimizer, batch[0], batch[1], negatives=batch[2])
             check_finite_loss(float(loss), f"skip-gram batch {len(losses)}")
-            optimizer.zero_grad()
-            w_in.grad, w_out.grad = skipgram_backward(1.0, cache)
-            optimizer.step()
             losses.append(float(loss))
-    return w_in.data, losses
+    return model.w_in.data, losses
 
 
 def centred_unit_vectors(vectors) -> np.ndarray:
