@@ -14,6 +14,6 @@ from .experiments import (
     softmax_regression_grid,
     softmax_regression_run,
 )
-from .logistic import LogisticRegressionProblem
+from .logistic import LogisticRegressionProblem, iris_binary_task
 
 __all__ = [name for name, value in globals().items() if not name.startswith("_") and not isinstance(value, _ModuleType)]

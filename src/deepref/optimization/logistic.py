@@ -27,11 +27,16 @@ scikit-learn's ``LogisticRegression(C=C)`` minimises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import data
 from ..backend import get_namespace
 from ..nn.activations import sigmoid
 from ..nn.linear import linear_backward, linear_forward
 from ..nn.losses import bce_with_logits_backward, bce_with_logits_forward
-from ..validation import check_ndim, check_positive, check_shape
+from ..validation import check_choice, check_ndim, check_positive, check_shape
 
 
 class LogisticRegressionProblem:
@@ -108,3 +113,39 @@ class LogisticRegressionProblem:
 def _diag(xp, v):
     """Diagonal matrix with ``v`` (K,) on its diagonal (the standard has no ``diag``)."""
     return xp.eye(v.shape[0], dtype=v.dtype) * v[None, :]
+
+
+def iris_binary_task(negative_class: int, features: Sequence[int]):
+    """One of the chapter's binary Iris problems: ``negative_class`` against virginica.
+
+    Parameters
+    ----------
+    negative_class : {0, 1}
+        The species labelled 0: 0 (setosa) or 1 (versicolor); virginica is labelled 1.
+    features : sequence of int
+        Columns of the measurements to keep, each in 0..3 (sepal length, sepal width,
+        petal length, petal width, in cm).
+
+    Returns
+    -------
+    x : (100, F) float64 ndarray
+        The kept measurements of the two species, standardised: zero mean and unit
+        standard deviation per column.
+    y : (100,) float64 ndarray
+        1.0 for virginica, 0.0 for the other species.
+    scaling : tuple of two (F,) ndarrays
+        ``(mean, std)`` of the raw measurements, to map ``x`` back to cm.
+
+    >>> x, y, (mean, std) = iris_binary_task(0, [0, 1])
+    >>> x.shape, int(y.sum()), bool(abs(x.mean(axis=0)).max() < 1e-12)
+    ((100, 2), 50, True)
+    """
+    check_choice("negative_class", negative_class, (0, 1))
+    features = list(features)
+    for feature in features:
+        check_choice("feature", feature, range(4))
+    iris_x, iris_y = data.load_iris()
+    keep = (iris_y == negative_class) | (iris_y == 2)
+    x = iris_x[keep][:, features]
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    return (x - mean) / std, (iris_y[keep] == 2).astype(np.float64), (mean, std)
