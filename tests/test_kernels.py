@@ -9,12 +9,15 @@ promised:
 * bit for bit: the optimizer steps (NumPy: the same operations chained in
   place; CuPy: a few ulp, where CuPy applies a Python scalar in higher
   precision), im2col, col2im in float64 (in float32 the specification's
-  scatter-add sums in double precision), the softmax cross-entropy forward pass, and
+  scatter-add sums in double precision), the softmax cross-entropy forward pass,
   the LSTM wherever its recurrent products are not cut into column blocks
   (never at these sizes; the blocked products are checked in
-  ``tests/test_rnn_fused.py``);
+  ``tests/test_rnn_fused.py``), and the bilinear sampler (``grid_sample``,
+  forward and both gradients, on the same grid; its gradients are also
+  checked against finite differences with the kernel on in ``tests/test_stn.py``);
 * to rounding (sums taken in another order or divided differently): batch
-  and layer normalisation and the softmax cross-entropy gradient, within
+  and layer normalisation, the softmax cross-entropy gradient and the
+  affine grid generator (one matrix product instead of a batch), within
   ``RTOL`` of each result's largest entry; these kernels' backward passes are
   also gradient-checked in float64.
 
@@ -363,6 +366,85 @@ def test_the_cross_entropy_kernels_gradient_agrees_with_finite_differences(rng):
     assert max(errors.values()) < 1e-7, errors
 
 
+# --- spatial transformer sampling -----------------------------------------------------------------------------
+
+
+def _sampling_inputs(data, dtype):
+    """Images, affine maps, a grid with points outside the image, and upstream gradients of both outputs."""
+    n, c = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w, h_out, w_out = (data.draw(st.integers(1, 6)) for _ in range(4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    theta = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]) + rng.normal(size=(n, 2, 3)) * 0.4
+    host = dict(x=rng.normal(size=(n, c, h, w)), theta=theta, grid=rng.uniform(-1.4, 1.4, (n, h_out, w_out, 2)),
+                dgrid=rng.normal(size=(n, h_out, w_out, 2)), dout=rng.normal(size=(n, c, h_out, w_out)))
+    return {k: v.astype(dtype) for k, v in host.items()}, data.draw(st.booleans())
+
+
+def _sampling_case(op: str):
+    """The grid generator (to rounding: other matrix products) or the sampler (bit for bit), forward and backward."""
+
+    @SETTINGS
+    @given(data=st.data(), dtype=DTYPES)
+    def check(xp, data, dtype):
+        sampling = nn.sampling
+        sampler = op.startswith("grid_sample")
+        arrays, align = _sampling_inputs(data, dtype)  # no empty batch: the specification's scatter needs rows
+        orders = {name: data.draw(ORDERS) for name in arrays}
+        a = {name: _layout(xp, value, orders[name]) for name, value in arrays.items()}
+
+        def run():
+            if sampler:
+                out, cache = sampling.grid_sample_forward(a["x"], a["grid"], align)
+                return out, sampling.grid_sample_backward(a["dout"], cache)
+            size = (a["theta"].shape[0], 1, *a["dgrid"].shape[1:3])
+            grid, cache = sampling.affine_grid_forward(a["theta"], size, align)
+            return grid, sampling.affine_grid_backward(a["dgrid"], cache)
+
+        with kernels.use_kernels(True):
+            with_kernel = run()
+        with kernels.disabled():
+            specification = run()
+        _compare(with_kernel, specification, exact=sampler, dtype=dtype, floor=1.0)
+
+    return check
+
+
+def test_the_affine_grid_kernels_gradient_agrees_with_finite_differences(rng):
+    with kernels.use_kernels(True), backend.use_backend("numpy"):
+        errors = check_backward(nn.sampling.affine_grid_forward, nn.sampling.affine_grid_backward,
+                                [rng.normal(size=(3, 2, 3)), (3, 2, 4, 5), False])
+    assert errors[0] < 1e-8, errors
+
+
+def test_the_sampler_kernel_keeps_each_cache_and_result_until_it_is_gone(rng):
+    """Two forward passes before either backward pass: neither overwrites the other's cache or output."""
+    from deepref.kernels import numpy_sampling
+
+    x = [rng.normal(size=(2, 3, 5, 4)) for _ in range(2)]
+    grid = [rng.uniform(-1.2, 1.2, size=(2, 3, 6, 2)) for _ in range(2)]
+    dout = rng.normal(size=(2, 3, 3, 6))
+    with kernels.disabled():
+        expected = [(out.copy(), nn.sampling.grid_sample_backward(dout, cache))
+                    for out, cache in (nn.sampling.grid_sample_forward(x[i], grid[i]) for i in range(2))]
+    with kernels.use_kernels(True):
+        first, second = (nn.sampling.grid_sample_forward(x[i], grid[i]) for i in range(2))
+        assert first[1].workspace is not second[1].workspace
+        for (out, cache), (spec_out, spec_grads) in zip((first, second), expected):
+            np.testing.assert_array_equal(out, spec_out)
+            _compare(nn.sampling.grid_sample_backward(dout, cache), spec_grads, exact=True, dtype="float64")
+        grads = nn.sampling.grid_sample_backward(dout, first[1])
+        nn.sampling.grid_sample_backward(dout, second[1])  # writes the workspace's gradient arrays again
+        _compare(grads, expected[0][1], exact=True, dtype="float64")
+        workspace = first[1].workspace
+        del first
+        assert nn.sampling.grid_sample_forward(x[0], grid[0])[1].workspace is workspace  # reused once free
+    with kernels.disabled():
+        with pytest.raises(TypeError, match="reads the cache of grid_sample_forward"):
+            numpy_sampling.grid_sample_backward(dout, nn.sampling.grid_sample_forward(x[0], grid[0])[1])
+        # a kernel's cache still goes to the kernel that can read it
+        _compare(nn.sampling.grid_sample_backward(dout, second[1]), expected[1][1], exact=True, dtype="float64")
+
+
 # --- every registered kernel has a case ---------------------------------------------------------------------------
 
 CASES = {
@@ -376,6 +458,8 @@ CASES = {
     **{(op, b): _conv_case(op) for op in ("im2col", "col2im") for b in ("numpy", "cupy")},
     ("softmax_cross_entropy_forward", "numpy"): _cross_entropy_case("softmax_cross_entropy_forward"),
     ("softmax_cross_entropy_backward", "numpy"): _cross_entropy_case("softmax_cross_entropy_backward"),
+    **{(f"{name}_{d}", "numpy"): _sampling_case(f"{name}_{d}")
+       for name in ("affine_grid", "grid_sample") for d in ("forward", "backward")},
 }
 """For each ``(op, backend)``: ``check(xp)``, which draws its inputs and compares kernel and specification."""
 

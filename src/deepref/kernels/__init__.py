@@ -47,6 +47,11 @@ Operations
 - ``softmax_cross_entropy_forward``, ``softmax_cross_entropy_backward``.
   Specification: :mod:`deepref.nn.losses`. Kernels: ``numpy_losses``
   (``exp`` and the gradient written in place).
+- ``affine_grid_forward``, ``affine_grid_backward``, ``grid_sample_forward``,
+  ``grid_sample_backward``: the spatial transformer's grid generator and
+  bilinear sampler. Specification: :mod:`deepref.nn.sampling`. Kernels:
+  ``numpy_sampling`` (one matrix product for the grid; the sampler's
+  per-point arrays in workspaces reused across calls).
 
 The group ops take the group's lists (``params, grads``, one list per state
 buffer, ``None`` entries where a buffer is unused, per-parameter ``steps``) so
@@ -91,7 +96,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 KERNEL_MODULES: dict[str, tuple[str, ...]] = {
-    "numpy": ("numpy_optim", "numpy_recurrent", "numpy_normalization", "numpy_conv", "numpy_losses"),
+    "numpy": ("numpy_optim", "numpy_recurrent", "numpy_normalization", "numpy_conv", "numpy_losses", "numpy_sampling"),
     "cupy": ("cupy_optim", "cupy_recurrent", "cupy_multi_tensor", "cupy_conv"),
 }
 """The kernel modules of each backend (names relative to this package), imported on first use."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .. import kernels
 from ..backend import get_namespace, scatter_add
 from ..validation import check_ndim, check_shape
 
@@ -95,6 +96,9 @@ def affine_grid_forward(theta, size, align_corners: bool = False):
     check_shape("theta", theta, (None, 2, 3))
     _check_size(size, theta.shape[0])
     xp = get_namespace(theta)
+    kernel = kernels.lookup("affine_grid_forward", xp)
+    if kernel is not None:
+        return kernel(theta, size, align_corners)
     n, _, h, w = (int(s) for s in size)
     xs = normalised_coordinates(xp, w, align_corners, theta.dtype)
     ys = normalised_coordinates(xp, h, align_corners, theta.dtype)
@@ -128,6 +132,9 @@ def affine_grid_backward(dgrid, cache: AffineGridCache):
     xp = get_namespace(dgrid)
     h, w = cache.out_hw
     check_shape("dgrid", dgrid, (None, h, w, 2))
+    kernel = kernels.lookup("affine_grid_backward", xp)
+    if kernel is not None:
+        return kernel(dgrid, cache)
     flat = xp.reshape(dgrid, (dgrid.shape[0], h * w, 2))
     return xp.matmul(xp.permute_dims(flat, (0, 2, 1)), cache.base[None, :, :])
 
@@ -206,6 +213,9 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     check_ndim("x", x, 4, "(N, C, H, W)")
     check_shape("grid", grid, (x.shape[0], None, None, 2))
     xp = get_namespace(x, grid)
+    kernel = kernels.lookup("grid_sample_forward", xp)
+    if kernel is not None:
+        return kernel(x, grid, align_corners)
     n, c, h, w = x.shape
     h_out, w_out = grid.shape[1], grid.shape[2]
     px = _to_pixels(xp.reshape(grid[..., 0], (n, h_out * w_out)), w, align_corners)
@@ -247,12 +257,16 @@ def grid_sample_backward(dout, cache: GridSampleCache):
     ----------
     dout : (N, C, H_out, W_out) array
     cache : GridSampleCache
+        Or the cache of a forward kernel, which names the kernel that reads it
+        (``cache.backward_op``).
 
     Returns
     -------
     dx : (N, C, H, W) array
     dgrid : (N, H_out, W_out, 2) array
     """
+    if not isinstance(cache, GridSampleCache):  # a forward kernel's cache
+        return kernels.require(cache.backward_op, get_namespace(dout))(dout, cache)
     n, c, h, w = cache.x_shape
     check_shape("dout", dout, (n, c, None, None))
     xp = get_namespace(dout)

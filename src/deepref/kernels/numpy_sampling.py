@@ -1,0 +1,331 @@
+"""NumPy kernels of the spatial transformer's grid generator and bilinear sampler, on reused workspaces.
+
+The specifications (:mod:`deepref.nn.sampling`) compute ``affine_grid`` as a
+batch of small matrix products and ``grid_sample`` in about thirty NumPy
+calls over the ``N * H_out * W_out`` points, each of which allocates its
+result. Arrays that large come fresh from the operating system after every
+free (glibc hands big blocks back), so a good part of the specification's
+time goes into zeroing new pages, and how much depends on the host. The
+kernels compute the same operations with these changes:
+
+* the grid generator is one matrix product, ``theta`` as ``(2N, 3)`` rows
+  times the ``(3, P)`` base, whose result is the grid laid out as
+  ``(N, 2, H_out, W_out)``: the returned ``(N, H_out, W_out, 2)`` grid is a
+  view of it, so ``x`` and ``y`` of all points are each one contiguous run,
+  and the gradient with respect to ``theta`` is again one product;
+* the sampler pads the image with a border of zeros *two* pixels wide, so a
+  corner's row index is the clipped top-left corner's plus ``0, 1, W + 4,
+  W + 5``: one clip per axis instead of one per corner and axis;
+* every per-point array lives in a :class:`Workspace`, allocated once for a
+  given shape and dtype and written in place (``out=``) by every later call;
+  ``np.take`` gathers the four corners in one call into it.
+
+What a call returns is its own (fresh arrays: the output, the gradients).
+What the forward pass keeps for the backward pass (:class:`SamplerCache`)
+lives in the workspace, which is handed to a new forward call only once
+that cache is gone (it holds the cache weakly); while a cache lives, a new
+call with the same shapes takes another workspace. The cache's arrays are
+therefore valid exactly as long as the cache itself.
+
+The grid generator's products round differently from the specification's
+batched ones; the sampler computes the specification's operations in its
+order on the same numbers, and its image gradient adds each pixel's
+contributions in the specification's order (both with ``np.bincount``, in
+double precision), so the sampler agrees to the bit on the same grid.
+The measured effect is in the benchmark notes (``benchmarks/results/kernel_notes.md``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from ..nn.sampling import AffineGridCache, _pixels_per_unit, normalised_coordinates
+from ..validation import check_shape
+from . import register
+
+WORKSPACES_PER_SHAPE = 4
+"""Workspaces kept for one shape (a training loop holds one cache while its next forward pass runs)."""
+
+SHAPES_KEPT = 8
+"""Shapes whose workspaces are kept (the least recently used go first)."""
+
+_POOL: OrderedDict[tuple, list[Workspace]] = OrderedDict()
+
+
+@lru_cache(maxsize=16)
+def _base_rows(h: int, w: int, align_corners: bool, dtype: np.dtype):
+    """The ``(3, H*W)`` rows ``x, y, 1`` of the output pixels' normalised coordinates, read-only."""
+    xs = normalised_coordinates(np, w, align_corners, dtype)
+    ys = normalised_coordinates(np, h, align_corners, dtype)
+    rows = np.stack([np.tile(xs, h), np.repeat(ys, w), np.ones(h * w, dtype=dtype)])
+    rows.flags.writeable = False
+    return rows
+
+
+@register("affine_grid_forward", "numpy")
+def affine_grid_forward(theta, size, align_corners: bool = False):
+    """:func:`deepref.nn.sampling.affine_grid_forward`: one ``(2N, 3) @ (3, P)`` product.
+
+    The grid is a ``(N, H_out, W_out, 2)`` view of a new ``(N, 2, H_out, W_out)`` array.
+    """
+    n, _, h, w = (int(s) for s in size)
+    base_rows = _base_rows(h, w, bool(align_corners), np.dtype(theta.dtype))
+    grid = np.reshape(theta, (2 * n, 3)) @ base_rows
+    return np.moveaxis(np.reshape(grid, (n, 2, h, w)), 1, 3), AffineGridCache(base_rows.T, (h, w))
+
+
+@register("affine_grid_backward", "numpy")
+def affine_grid_backward(dgrid, cache: AffineGridCache):
+    """:func:`deepref.nn.sampling.affine_grid_backward`: one ``(2N, P) @ (P, 3)`` product.
+
+    ``dgrid`` laid out as ``(N, 2, H_out, W_out)`` (as :func:`grid_sample_backward`
+    returns it) is read in place; any other layout is copied once.
+    """
+    n = dgrid.shape[0]
+    rows = np.reshape(np.moveaxis(dgrid, 3, 1), (2 * n, -1))
+    return np.reshape(rows @ cache.base, (n, 2, 3))
+
+
+class Workspace:
+    """The per-point arrays of one sampler shape, written in place by every call that holds it.
+
+    The image is padded with zeros two pixels wide, as ``(N, H + 4, W + 4, C)``,
+    and read as rows of channels: a point's top-left corner is row ``line``,
+    its other corners rows ``line + offsets[k]``.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    points : int
+        ``N * H_out * W_out``.
+    x_dtype, grid_dtype : numpy dtypes
+        Of the image and of the grid; the sampled values take their result type.
+    """
+
+    def __init__(self, x_shape: tuple, points: int, x_dtype, grid_dtype):
+        n, c, h, w = x_shape
+        out_dtype = np.result_type(x_dtype, grid_dtype)
+        self.padded = np.zeros((n, h + 4, w + 4, c), dtype=x_dtype)  # only the interior is ever written
+        self.offsets = (0, 1, w + 4, w + 5)  # corners (x0, y0), (x1, y0), (x0, y1), (x1, y1)
+        self.pixels = np.empty((2, points), dtype=grid_dtype)  # x and y in pixels
+        self.floors = np.empty((2, points), dtype=grid_dtype)  # their floors, then clipped
+        self.frac = np.empty((2, points, 1), dtype=grid_dtype)  # a and b
+        self.corner = np.empty((2, points), dtype=np.intp)  # the clipped floors; then corner[1] is ``line``
+        self.values = np.empty((4, points, c), dtype=x_dtype)
+        self.along_x = np.empty((2, points, c), dtype=x_dtype)
+        self.top = np.empty((points, c), dtype=out_dtype)
+        self.along_y = np.empty((points, c), dtype=out_dtype)
+        self.gradients: dict = {}  # the backward pass's arrays, by dtype of the upstream gradient
+        self.owner = None  # weak reference to the cache that reads this workspace
+
+    @property
+    def line(self):
+        """(P,) row of each point's top-left corner in the padded image's rows."""
+        return self.corner[1]
+
+    def free(self) -> bool:
+        """Whether no live cache reads this workspace."""
+        return self.owner is None or self.owner() is None
+
+    def gradient_arrays(self, dtype) -> GradientArrays:
+        """The backward pass's arrays for an upstream gradient of ``dtype``, made on first use."""
+        if dtype not in self.gradients:
+            self.gradients[dtype] = GradientArrays.allocate(self, dtype)
+        return self.gradients[dtype]
+
+
+class GradientArrays(NamedTuple):
+    """The arrays :func:`grid_sample_backward` writes into, besides its results."""
+
+    g: object
+    """(P, C): the upstream gradient, point by point."""
+    weights: object
+    """(C, 4, P): the upstream gradient times each corner's weight."""
+    wide: object
+    """(P,) float64, or None where ``weights`` is float64 already: one corner's weights, for the sums."""
+    sums: object
+    """(C, N * (H + 4) * (W + 4)) float64: the image gradient, summed pixel by pixel."""
+    d_a: object
+    """(P, C): ``d out / d a``."""
+    product: object
+    """(P, C): upstream gradient times a derivative of the output."""
+
+    @classmethod
+    def allocate(cls, ws: Workspace, dtype) -> GradientArrays:
+        points, c = ws.top.shape
+        weight_dtype = np.result_type(ws.frac.dtype, dtype)
+        return cls(
+            np.empty((points, c), dtype=dtype),
+            np.empty((c, 4, points), dtype=weight_dtype),
+            None if weight_dtype == np.float64 else np.empty(points),
+            np.empty((c, ws.padded.size // c)),
+            np.empty((points, c), dtype=ws.along_x.dtype),
+            np.empty((points, c), dtype=np.result_type(dtype, ws.along_y.dtype)),
+        )
+
+
+def _workspace(key: tuple) -> Workspace:
+    """A free workspace for ``key = (x_shape, points, x_dtype, grid_dtype)``, kept for later calls if there is room."""
+    kept = _POOL.setdefault(key, [])
+    _POOL.move_to_end(key)
+    while len(_POOL) > SHAPES_KEPT:
+        _POOL.popitem(last=False)
+    for workspace in kept:
+        if workspace.free():
+            return workspace
+    workspace = Workspace(*key)
+    if len(kept) < WORKSPACES_PER_SHAPE:
+        kept.append(workspace)
+    return workspace
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class SamplerCache:
+    """What :func:`grid_sample_forward` keeps for :func:`grid_sample_backward` (``backward_op`` names it).
+
+    Its arrays are the workspace's: valid while this cache lives.
+    """
+
+    workspace: Workspace
+    x_shape: tuple
+    pixels_per_unit: tuple
+
+    backward_op: ClassVar[str] = "grid_sample_backward"
+
+
+def _to_pixels(u, out, n: int, align_corners: bool) -> None:
+    """``out[...] =`` the pixel coordinates of normalised coordinates ``u``, rounded as the specification's."""
+    np.add(u, 1.0, out=out)
+    if align_corners:
+        np.multiply(out, (n - 1) / 2, out=out)
+    else:
+        np.multiply(out, n, out=out)
+        np.subtract(out, 1.0, out=out)
+        np.divide(out, 2, out=out)
+
+
+def _corner_lines(ws: Workspace, h: int, w: int, per_image: int) -> None:
+    """``ws.line``: the row of each point's top-left corner in the padded image, from ``ws.floors``.
+
+    A floor clipped to ``[-2, W]`` (and ``[-2, H]``) keeps every corner of a
+    point outside the image on the two-pixel border, where it reads zero.
+    """
+    n = ws.padded.shape[0]
+    floors, corner, line = ws.floors, ws.corner, ws.line
+    np.clip(floors[0], -2, w, out=floors[0])
+    np.clip(floors[1], -2, h, out=floors[1])
+    np.copyto(corner, floors, casting="unsafe")
+    np.multiply(line, w + 4, out=line)
+    np.add(line, corner[0], out=line)
+    starts = (np.arange(n, dtype=np.intp) * (h + 4) + 2) * (w + 4) + 2  # pixel (0, 0) of each image
+    by_image = np.reshape(line, (n, per_image))
+    np.add(by_image, starts[:, None], out=by_image)
+
+
+@register("grid_sample_forward", "numpy")
+def grid_sample_forward(x, grid, align_corners: bool = False):
+    """:func:`deepref.nn.sampling.grid_sample_forward` on a reused workspace; the output is a new array."""
+    n, c, h, w = x.shape
+    h_out, w_out = grid.shape[1], grid.shape[2]
+    points = n * h_out * w_out
+    ws = _workspace(((n, c, h, w), points, np.dtype(x.dtype), np.dtype(grid.dtype)))
+    np.copyto(ws.padded[:, 2 : h + 2, 2 : w + 2, :], np.moveaxis(x, 1, 3))
+    pixels, floors, (a, b) = ws.pixels, ws.floors, ws.frac
+    _to_pixels(grid[..., 0], np.reshape(pixels[0], (n, h_out, w_out)), w, align_corners)
+    _to_pixels(grid[..., 1], np.reshape(pixels[1], (n, h_out, w_out)), h, align_corners)
+    np.floor(pixels, out=floors)
+    np.subtract(pixels, floors, out=ws.frac[:, :, 0])
+    _corner_lines(ws, h, w, h_out * w_out)
+    rows = np.reshape(ws.padded, (-1, c))
+    for k, offset in enumerate(ws.offsets):  # in range: mode "clip" only skips the bounds check's copy
+        np.take(rows[offset:], ws.line, axis=0, out=ws.values[k], mode="clip")
+    v00, v10, v01, v11 = ws.values
+    # interpolate along x in the top and bottom rows, then along y between them
+    top_dx, bottom_dx = ws.along_x
+    np.subtract(v10, v00, out=top_dx)
+    np.subtract(v11, v01, out=bottom_dx)
+    top, along_y = ws.top, ws.along_y
+    np.multiply(a, top_dx, out=top)
+    top += v00
+    np.multiply(a, bottom_dx, out=along_y)
+    along_y += v01
+    along_y -= top
+    out = np.empty((n, h_out, w_out, c), dtype=top.dtype)
+    flat = np.reshape(out, (points, c))
+    np.multiply(b, along_y, out=flat)
+    flat += top
+    per_unit = (_pixels_per_unit(w, align_corners), _pixels_per_unit(h, align_corners))
+    cache = SamplerCache(ws, (n, c, h, w), per_unit)
+    ws.owner = weakref.ref(cache)
+    return np.moveaxis(out, 3, 1), cache
+
+
+def _image_gradient(ws: Workspace, arrays: GradientArrays, dtype):
+    """``dx``, a new ``(N, C, H, W)`` array: the corner weights added up pixel by pixel.
+
+    Corner after corner, in double precision, as the specification's
+    ``bincount`` adds them (``np.add.at`` into the workspace's sums).
+    """
+    n, h4, w4, c = ws.padded.shape
+    sums = arrays.sums
+    sums.fill(0.0)
+    for channel in range(c):
+        for k, offset in enumerate(ws.offsets):
+            weights = arrays.weights[channel, k]
+            if arrays.wide is not None:
+                weights = arrays.wide
+                np.copyto(weights, arrays.weights[channel, k])
+            np.add.at(sums[channel, offset:], ws.line, weights)
+    dx = np.empty((n, c, h4 - 4, w4 - 4), dtype=dtype)
+    interior = np.reshape(sums, (c, n, h4, w4))[:, :, 2 : h4 - 2, 2 : w4 - 2]
+    np.copyto(dx, np.moveaxis(interior, 0, 1), casting="same_kind")
+    return dx
+
+
+@register("grid_sample_backward", "numpy")
+def grid_sample_backward(dout, cache: SamplerCache):
+    """:func:`deepref.nn.sampling.grid_sample_backward` on the forward pass's workspace; new gradients.
+
+    ``dgrid`` is a ``(N, H_out, W_out, 2)`` view of a new ``(N, 2, H_out, W_out)``
+    array, the layout :func:`affine_grid_backward` reads without a copy.
+    """
+    if not isinstance(cache, SamplerCache):
+        raise TypeError(f"grid_sample_backward reads the cache of grid_sample_forward, got a {type(cache).__name__}")
+    n, c, h, w = cache.x_shape
+    check_shape("dout", dout, (n, c, None, None))
+    ws = cache.workspace
+    h_out, w_out = dout.shape[2], dout.shape[3]
+    points = n * h_out * w_out
+    if points != ws.top.shape[0]:
+        raise ValueError(f"dout must have the forward output's shape, {ws.top.shape[0] // max(n, 1)} points "
+                         f"per image; got {tuple(dout.shape)}")
+    arrays = ws.gradient_arrays(np.dtype(dout.dtype))
+    g = arrays.g
+    np.copyto(np.reshape(g, (n, h_out, w_out, c)), np.moveaxis(dout, 1, 3))
+    a, b = ws.frac
+    # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
+    g00, g10, g01, g11 = (arrays.weights[:, k, :].T for k in range(4))
+    np.multiply(b, g, out=g01)  # g times b
+    np.subtract(g, g01, out=g00)  # g times (1 - b)
+    np.multiply(a, g00, out=g10)
+    np.multiply(a, g01, out=g11)
+    g00 -= g10
+    g01 -= g11
+    dx = _image_gradient(ws, arrays, dout.dtype)
+    top_dx, bottom_dx = ws.along_x
+    d_a, product = arrays.d_a, arrays.product
+    np.subtract(bottom_dx, top_dx, out=d_a)
+    d_a *= b
+    d_a += top_dx
+    dgrid = np.empty((n, 2, h_out * w_out), dtype=product.dtype)
+    for axis, (derivative, per_unit) in enumerate(zip((d_a, ws.along_y), cache.pixels_per_unit)):
+        np.multiply(g, derivative, out=product)
+        summed = product[:, 0] if c == 1 else np.sum(product, axis=1)
+        np.multiply(np.reshape(summed, (n, h_out * w_out)), per_unit, out=dgrid[:, axis])
+    return dx, np.moveaxis(np.reshape(dgrid, (n, 2, h_out, w_out)), 1, 3)
