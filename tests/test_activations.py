@@ -3,6 +3,7 @@
 import pytest
 
 from deepref.activations import ChoiceConfig, DyingConfig, choice_run, dying_run, standardised_digits
+from seed_streams import assert_runs_share_no_stream
 
 
 def test_standardised_digits_split():
@@ -42,3 +43,13 @@ def test_dying_run_is_repeatable_and_records_what_the_chapter_reads():
 def test_choice_run_records_loss_and_accuracy():
     record = choice_run(ChoiceConfig(activation="sigmoid", epochs=1, hidden=(8,)), 0)
     assert record["train_loss"] > 0 and 0.0 <= record["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("run, config", [
+    (dying_run, DyingConfig(epochs=1, hidden=(8,))),
+    (choice_run, ChoiceConfig(epochs=1, hidden=(8,))),
+])
+def test_runs_s_and_s_plus_1_share_no_stream(monkeypatch, run, config):
+    from deepref.activations import experiments
+
+    assert_runs_share_no_stream(monkeypatch, experiments, "_network", run, config)

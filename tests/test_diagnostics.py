@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepref import nn, optim
-from deepref.backend import asarray, to_numpy
+from deepref.backend import asarray, default_rng, to_numpy
 from deepref.diagnostics import (
     ParameterAverage,
     activation_statistics,
@@ -30,6 +30,17 @@ def test_mlp_layout_and_maxout_doubles_the_hidden_parameters():
     assert maxout.layers[0].weight.shape == (5, 14)
     assert maxout.layers[0].num_parameters() == 2 * relu.layers[0].num_parameters()
     assert [type(m).__name__ for m in mlp([2, 3], None).layers] == ["Linear"]
+
+
+def test_mlp_draws_every_layer_from_one_stream_so_neighbouring_seeds_share_no_layer():
+    def weights(seed):
+        return [to_numpy(layer.weight.data) for layer in mlp([6, 6, 6, 6], nn.ReLU, seed=seed).layers[::2]]
+
+    zero, one = weights(0), weights(1)
+    assert not any(np.allclose(a, b) for a in zero for b in one)  # seed + i per layer made zero[1] == one[0]
+    assert not any(np.allclose(a, b) for i, a in enumerate(zero) for b in zero[i + 1:])
+    drawn = [to_numpy(layer.weight.data) for layer in mlp([6, 6, 6, 6], nn.ReLU, seed=default_rng(0)).layers[::2]]
+    assert all(np.array_equal(a, b) for a, b in zip(drawn, zero))
 
 
 def test_mlp_rejects_bad_sizes():

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from deepref import experiments, reproduce
 from deepref.__main__ import main
 from deepref.landscape.experiments import WidthSpreadConfig
+from seed_streams import assert_runs_share_no_stream
 
 DEMO = "deepref.experiments:demo_experiment"
 
@@ -227,3 +229,47 @@ def test_command_line_lists_and_rejects_bad_input(capsys):
     assert main(["reproduce", "nowhere"]) == 2
     assert "unknown chapter 'nowhere'" in capsys.readouterr().err
     assert main(["reproduce"]) == 2
+
+
+def test_practice_mlp_draws_both_layers_from_one_stream():
+    from deepref.backend import to_numpy
+    from deepref.optimization.experiments import practice_mlp
+
+    zero_out, one_hidden = (to_numpy(practice_mlp(seed=s).layers[i].weight.data) for s, i in ((0, 2), (1, 0)))
+    assert not np.allclose(zero_out.ravel(), one_hidden.ravel()[:zero_out.size])  # were equal with seed + 1
+
+
+@pytest.mark.parametrize("module_name, builder, run_name, config", [
+    ("deepref.optimization.experiments", "practice_mlp", "practice_project_run",
+     ("PracticeConfig", dict(epochs=1, patience=1))),
+    ("deepref.generalization.experiments", "mlp", "memorisation_run",
+     ("MemorisationConfig", dict(n_train=20, hidden=8, max_epochs=1))),
+])
+def test_runs_s_and_s_plus_1_share_no_stream(monkeypatch, module_name, builder, run_name, config):
+    import importlib
+
+    module = importlib.import_module(module_name)
+    config_class, fields = config
+    assert_runs_share_no_stream(monkeypatch, module, builder, getattr(module, run_name),
+                                getattr(module, config_class)(**fields))
+
+
+def test_softmax_regression_runs_s_and_s_plus_1_share_no_stream(monkeypatch):
+    from deepref import nn
+    from deepref.backend import to_numpy
+    from deepref.optimization import experiments as optim_experiments
+
+    seen, fit = [], optim_experiments.fit
+
+    def recording_fit(model, *args, **kwargs):
+        seen.append((kwargs["seed"], to_numpy(model.layers[0].weight.data).copy()))
+        return fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(optim_experiments, "fit", recording_fit)
+    for seed in (0, 1):
+        optim_experiments.softmax_regression_run(optim_experiments.SoftmaxRegressionConfig(epochs=1), seed)
+    (order0, weights0), (order1, weights1) = seen
+    assert len({0, 1, order0, order1}) == 4 and not np.allclose(weights0, weights1)
+    for order in (order0, order1):  # the batch order's stream initialises neither run's weights
+        drawn = to_numpy(nn.Linear(64, 10, seed=order, dtype="float32").weight.data)
+        assert not np.allclose(drawn, weights0) and not np.allclose(drawn, weights1)

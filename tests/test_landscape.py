@@ -336,3 +336,21 @@ def test_slices_reject_zero_directions_and_non_finite_losses(xp, regression_batc
         interpolate(model, loss_fn, x, bad_targets, center, center, [0.0])
     np.testing.assert_array_equal(to_numpy(parameters_to_vector(model)), to_numpy(center))
     assert num_elements(model) == 26
+
+
+def test_width_spread_runs_draw_their_layers_from_one_stream(monkeypatch):
+    from deepref.landscape import experiments as landscape_experiments
+
+    built, mlp = {}, landscape_experiments.mlp
+
+    def recording_mlp(*args, seed, **kwargs):
+        built[seed] = [to_numpy(layer.weight.data).copy() for layer in mlp(*args, seed=seed, **kwargs).layers[::2]]
+        return mlp(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(landscape_experiments, "mlp", recording_mlp)
+    config = landscape_experiments.WidthSpreadConfig(width=16, steps=1, n_train=40)
+    for seed in (0, 1, 1000):
+        landscape_experiments.width_spread_run(config, seed)
+    hidden = {seed: layers[0].ravel()[:160] for seed, layers in built.items()}  # (16, 16) against (16, 10)
+    for _, output in built.values():  # the output layer once took seed + 1000
+        assert not any(np.allclose(output.ravel(), h) for h in hidden.values())

@@ -44,6 +44,7 @@ import numpy as np
 
 from .backend import asarray, get_namespace, to_numpy
 from .nn.activations import LeakyReLU, Maxout, ReLU
+from .nn.init import as_generator
 from .nn.linear import Linear
 from .nn.losses import softmax
 from .nn.module import Module, Sequential
@@ -51,7 +52,7 @@ from .train import Callback, TrainState
 from .validation import check_count, check_in_range, check_ndim
 
 
-def mlp(sizes: Sequence[int], activation: Callable[[], Module] | None, seed: int = 0,
+def mlp(sizes: Sequence[int], activation: Callable[[], Module] | None, seed=0,
         init: str = "fan_in_uniform", pieces: int = 2, dtype=None) -> Sequential:
     """A fully connected network ``sizes[0] -> ... -> sizes[-1]`` with one nonlinearity.
 
@@ -64,8 +65,9 @@ def mlp(sizes: Sequence[int], activation: Callable[[], Module] | None, seed: int
         With :class:`~deepref.nn.Maxout` each hidden linear layer has
         ``pieces`` times as many outputs, one per piece; ``None`` gives a
         linear network.
-    seed : int
-        Layer ``i`` is initialised with seed ``seed + i``.
+    seed : int or Generator
+        One stream draws every layer's initial weights in turn (so ``mlp(...,
+        seed=s)`` and ``mlp(..., seed=s + 1)`` share no layer's draw).
     init : str
         Weight initialiser of :class:`~deepref.nn.Linear`.
     pieces : int
@@ -80,12 +82,12 @@ def mlp(sizes: Sequence[int], activation: Callable[[], Module] | None, seed: int
     if len(sizes) < 2:
         raise ValueError(
             f"sizes needs the input and output widths at least, got {sizes!r}")
-    layers: list[Module] = []
+    rng, layers = as_generator(seed), []
     for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         hidden = i < len(sizes) - 2
         widen = pieces if hidden and activation is Maxout else 1
         layers.append(
-            Linear(d_in, d_out * widen, init=init, seed=seed + i, dtype=dtype))
+            Linear(d_in, d_out * widen, init=init, seed=rng, dtype=dtype))
         if hidden and activation is not None:
             layers.append(Maxout(pieces) if activation is Maxout else activation())
     return Sequential(*layers)

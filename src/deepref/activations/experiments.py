@@ -31,6 +31,7 @@ from ..backend import asarray
 from ..data import Standardizer, load_digits, split_indices, take
 from ..diagnostics import DeadUnitMonitor, mlp, one_piece_fraction, zero_gradient_units
 from ..optim import SGD, Adam
+from ..seeds import spawn_seeds
 from ..train import evaluate, fit
 from ..validation import check_choice, check_count, check_positive
 
@@ -68,7 +69,7 @@ def _check_network(activation: str, hidden: tuple, epochs: int, batch_size: int,
     check_positive("lr", lr)
 
 
-def _network(activation: str, hidden: tuple, seed: int):
+def _network(activation: str, hidden: tuple, seed):
     return mlp([64, *hidden, 10], NONLINEARITIES[activation], seed=seed)
 
 
@@ -90,8 +91,8 @@ class DyingConfig:
         _check_network(self.activation, self.hidden, self.epochs, self.batch_size, self.lr)
 
 
-def dying_run(config: DyingConfig, seed: int) -> dict:
-    """Train one network from ``seed`` (initialisation and batch order) with Adam.
+def dying_run(config: DyingConfig, seed) -> dict:
+    """Train one network with Adam; ``seed`` (an int or a generator) gives the initialisation and the batch order.
 
     Returns
     -------
@@ -106,12 +107,13 @@ def dying_run(config: DyingConfig, seed: int) -> dict:
         on one piece on the training set (None for sigmoid and tanh).
     """
     (x_train, y_train), (x_test, y_test) = standardised_digits()
-    net = _network(config.activation, config.hidden, seed)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    net = _network(config.activation, config.hidden, init_seed)
     monitor = [DeadUnitMonitor(x_train)] if config.activation in RECTIFIERS else []
     loss_fn = nn.SoftmaxCrossEntropy()
     adam = Adam(net.parameters(), lr=config.lr)
     history = fit(net, loss_fn, adam, x_train, y_train, epochs=config.epochs,
-                  batch_size=config.batch_size, seed=seed, callbacks=monitor)
+                  batch_size=config.batch_size, seed=order_seed, callbacks=monitor)
     piecewise = config.activation in (*RECTIFIERS, "maxout")
     return {
         "dead_fraction": list(history["dead_fraction"]) if monitor else [],
@@ -138,8 +140,8 @@ class ChoiceConfig:
         check_positive("momentum", self.momentum, allow_zero=True)
 
 
-def choice_run(config: ChoiceConfig, seed: int) -> dict:
-    """Train one network from ``seed`` with SGD and momentum.
+def choice_run(config: ChoiceConfig, seed) -> dict:
+    """Train one network with SGD and momentum; ``seed`` as in :func:`dying_run`.
 
     Returns
     -------
@@ -147,10 +149,11 @@ def choice_run(config: ChoiceConfig, seed: int) -> dict:
         ``train_loss``: mean training loss of the last epoch; ``test_accuracy``.
     """
     (x_train, y_train), (x_test, y_test) = standardised_digits()
-    net = _network(config.activation, config.hidden, seed)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    net = _network(config.activation, config.hidden, init_seed)
     loss_fn = nn.SoftmaxCrossEntropy()
     sgd = SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
     history = fit(net, loss_fn, sgd, x_train, y_train, epochs=config.epochs,
-                  batch_size=config.batch_size, seed=seed)
+                  batch_size=config.batch_size, seed=order_seed)
     return {"train_loss": history.last("loss"),
             "test_accuracy": evaluate(net, loss_fn, x_test, y_test)["accuracy"]}

@@ -21,7 +21,9 @@ import numpy as np
 
 from .. import data, nn
 from ..backend import asarray
+from ..diagnostics import mlp
 from ..optim import Adam
+from ..seeds import spawn_seeds
 from ..train import Callback, evaluate, fit
 from ..validation import check_choice, check_count, check_positive
 
@@ -73,11 +75,11 @@ class MemorisationConfig:
         check_positive("lr", self.lr)
 
 
-def memorisation_run(config: MemorisationConfig, seed: int) -> dict:
+def memorisation_run(config: MemorisationConfig, seed) -> dict:
     """Train with Adam until every training example is classified correctly (or ``max_epochs``).
 
-    ``seed`` sets the He-uniform initialisation (``seed`` for the hidden
-    layer, ``seed + 1`` for the output layer) and the mini-batch order.
+    ``seed`` (an int or a generator) gives the He-uniform initialisation and
+    the mini-batch order independent streams.
 
     Returns
     -------
@@ -91,15 +93,12 @@ def memorisation_run(config: MemorisationConfig, seed: int) -> dict:
     if config.labels == "random":
         rng = np.random.default_rng(config.label_seed)
         y = asarray(rng.integers(0, 10, config.n_train))
-    model = nn.Sequential(
-        nn.Linear(64, config.hidden, init="he_uniform", seed=seed),
-        nn.ReLU(),
-        nn.Linear(config.hidden, 10, init="he_uniform", seed=seed + 1),
-    )
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    model = mlp([64, config.hidden, 10], nn.ReLU, seed=init_seed, init="he_uniform")
     loss = nn.SoftmaxCrossEntropy()
     optimizer = Adam(model.parameters(), lr=config.lr)
     history = fit(model, loss, optimizer, x, y, epochs=config.max_epochs,
-                  batch_size=config.batch_size, seed=seed,
+                  batch_size=config.batch_size, seed=order_seed,
                   callbacks=[StopWhenMemorised(x, y)])
     train_accuracy = evaluate(model, loss, x, y)["accuracy"]
     return {

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import data, nn
 from ..backend import asarray
+from ..diagnostics import mlp
 from ..optim import Adam
 from ..train import evaluate, fit
 from ..validation import check_count, check_positive
@@ -57,18 +58,15 @@ class WidthSpreadConfig:
         check_positive("lr", self.lr)
 
 
-def width_spread_run(config: WidthSpreadConfig, seed: int) -> dict:
+def width_spread_run(config: WidthSpreadConfig, seed) -> dict:
     """Train one network from the initialisation ``seed``; its final training and test losses.
 
-    The hidden layer is initialised with ``seed`` and the output layer with
-    ``seed + 1000``. Returns ``{"train_loss": float, "test_loss": float}``.
+    ``seed`` (an int or a generator) draws the hidden layer's weights, then
+    the output layer's, from one stream; training is full-batch, so nothing
+    else is random. Returns ``{"train_loss": float, "test_loss": float}``.
     """
     train, test = pooled_digits(config.n_train)
-    model = nn.Sequential(
-        nn.Linear(16, config.width, seed=seed, dtype="float32"),
-        nn.ReLU(),
-        nn.Linear(config.width, 10, seed=seed + 1000, dtype="float32"),
-    )
+    model = mlp([16, config.width, 10], nn.ReLU, seed=seed, dtype="float32")
     loss = nn.SoftmaxCrossEntropy()
     optimizer = Adam(model.parameters(), lr=config.lr)
     fit(model, loss, optimizer, *train, epochs=config.steps, batch_size=config.n_train,

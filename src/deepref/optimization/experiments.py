@@ -23,9 +23,11 @@ import numpy as np
 
 from .. import data, nn
 from ..backend import asarray
-from ..optim import optimizers, schedules
-from ..train import EarlyStopping, evaluate, fit
+from ..diagnostics import mlp
 from ..nn.init import INITIALIZERS
+from ..optim import optimizers, schedules
+from ..seeds import spawn_seeds
+from ..train import EarlyStopping, evaluate, fit
 from ..validation import check_choice, check_count, check_in_range, check_positive
 
 OPTIMIZERS = {
@@ -86,18 +88,20 @@ class SoftmaxRegressionConfig:
         check_count("batch_size", self.batch_size)
 
 
-def softmax_regression_run(config: SoftmaxRegressionConfig, seed: int) -> dict:
+def softmax_regression_run(config: SoftmaxRegressionConfig, seed) -> dict:
     """Train softmax regression with ``InverseSqrtDecay``; the training loss after each epoch.
 
-    ``seed`` sets the weights' initialisation and the mini-batch order.
-    Returns ``{"loss": [epochs floats], "final_loss": float}``.
+    ``seed`` (an int or a generator) gives the initialisation and the
+    mini-batch order independent streams. Returns ``{"loss": [epochs floats],
+    "final_loss": float}``.
     """
     x, y = digits_pixels()
-    model = nn.Sequential(nn.Linear(64, 10, seed=seed, dtype="float32"))
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    model = nn.Sequential(nn.Linear(64, 10, seed=init_seed, dtype="float32"))
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
     schedule = schedules.LRScheduleCallback(schedules.InverseSqrtDecay(opt))
     history = fit(model, nn.SoftmaxCrossEntropy(), opt, asarray(x), asarray(y), epochs=config.epochs,
-                  batch_size=config.batch_size, callbacks=[schedule], seed=seed)
+                  batch_size=config.batch_size, callbacks=[schedule], seed=order_seed)
     return {"loss": history["loss"], "final_loss": history.last("loss")}
 
 
@@ -142,16 +146,16 @@ def practice_project_grid(epochs: int = 20) -> list[PracticeConfig]:
     return [*configs, replace(base, init="glorot_uniform")]
 
 
-def practice_mlp(init: str = "he_normal", seed: int = 0) -> nn.Sequential:
-    """The practice project's 64-64-10 ReLU network in float32."""
-    return nn.Sequential(nn.Linear(64, 64, init=init, seed=seed, dtype="float32"), nn.ReLU(),
-                         nn.Linear(64, 10, init=init, seed=seed + 1, dtype="float32"))
+def practice_mlp(init: str = "he_normal", seed=0) -> nn.Sequential:
+    """The practice project's 64-64-10 ReLU network in float32; ``seed`` (an int or a generator) draws both layers."""
+    return mlp([64, 64, 10], nn.ReLU, seed=seed, init=init, dtype="float32")
 
 
-def practice_project_run(config: PracticeConfig, seed: int) -> dict:
+def practice_project_run(config: PracticeConfig, seed) -> dict:
     """Train the practice project's network on the digits with the callbacks.
 
-    ``seed`` sets the initialisation and the mini-batch order. Early stopping
+    ``seed`` (an int or a generator) gives the initialisation and the
+    mini-batch order independent streams. Early stopping
     watches the validation loss and restores the best weights, which the test
     accuracy is measured with.
 
@@ -163,7 +167,8 @@ def practice_project_run(config: PracticeConfig, seed: int) -> dict:
         ``best_val_accuracy``, ``test_accuracy``.
     """
     (x_tr, y_tr), validation, (x_te, y_te) = digits_splits()
-    model = practice_mlp(config.init, seed)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    model = practice_mlp(config.init, init_seed)
     loss = nn.SoftmaxCrossEntropy()
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
     plateau = schedules.ReduceLROnPlateau(
@@ -176,7 +181,7 @@ def practice_project_run(config: PracticeConfig, seed: int) -> dict:
     history = fit(
         model, loss, opt, x_tr, y_tr, epochs=config.epochs,
         batch_size=config.batch_size, validation_data=validation,
-        callbacks=callbacks, seed=seed,
+        callbacks=callbacks, seed=order_seed,
     )
     record = {key: history[key] for key in ("loss", "val_loss", "val_accuracy", "lr")}
     record.update(
