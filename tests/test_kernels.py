@@ -416,6 +416,17 @@ def test_the_affine_grid_kernels_gradient_agrees_with_finite_differences(rng):
     assert errors[0] < 1e-8, errors
 
 
+def test_the_sampler_kernel_agrees_with_its_specification_over_many_blocks(monkeypatch):
+    """Blocks of 8 or 16 points (the drawn shapes otherwise fit one block): a block ends mid-image."""
+    from collections import OrderedDict
+
+    from deepref.kernels import numpy_sampling
+
+    monkeypatch.setattr(numpy_sampling, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(numpy_sampling, "_POOL", OrderedDict())
+    CASES[("grid_sample_backward", "numpy")](np)
+
+
 def test_the_sampler_kernel_keeps_each_cache_and_result_until_it_is_gone(rng):
     """Two forward passes before either backward pass: neither overwrites the other's cache or output."""
     from deepref.kernels import numpy_sampling

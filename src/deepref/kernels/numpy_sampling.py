@@ -55,6 +55,9 @@ WORKSPACES_PER_SHAPE = 4
 SHAPES_KEPT = 8
 """Shapes whose workspaces are kept (the least recently used go first)."""
 
+BLOCK_BYTES = 1 << 16
+"""Bytes of one per-point array of a block: the sampler runs over blocks of points whose arrays stay in cache."""
+
 _POOL: OrderedDict[tuple, list[Workspace]] = OrderedDict()
 
 
@@ -72,38 +75,41 @@ def _base_rows(h: int, w: int, align_corners: bool, dtype: np.dtype):
 def affine_grid_forward(theta, size, align_corners: bool = False):
     """:func:`deepref.nn.sampling.affine_grid_forward`: one ``(2N, 3) @ (3, P)`` product.
 
-    The grid is a ``(N, H_out, W_out, 2)`` view of a new ``(N, 2, H_out, W_out)`` array.
+    The grid is a ``(N, H_out, W_out, 2)`` view of a new ``(2, N, H_out, W_out)``
+    array: the ``x`` of all points, then their ``y``, each in one contiguous run.
     """
     n, _, h, w = (int(s) for s in size)
     base_rows = _base_rows(h, w, bool(align_corners), np.dtype(theta.dtype))
-    grid = np.reshape(theta, (2 * n, 3)) @ base_rows
-    return np.moveaxis(np.reshape(grid, (n, 2, h, w)), 1, 3), AffineGridCache(base_rows.T, (h, w))
+    grid = np.reshape(np.moveaxis(theta, 1, 0), (2 * n, 3)) @ base_rows
+    return np.moveaxis(np.reshape(grid, (2, n, h, w)), 0, 3), AffineGridCache(base_rows.T, (h, w))
 
 
 @register("affine_grid_backward", "numpy")
 def affine_grid_backward(dgrid, cache: AffineGridCache):
     """:func:`deepref.nn.sampling.affine_grid_backward`: one ``(2N, P) @ (P, 3)`` product.
 
-    ``dgrid`` laid out as ``(N, 2, H_out, W_out)`` (as :func:`grid_sample_backward`
+    ``dgrid`` laid out as ``(2, N, H_out, W_out)`` (as :func:`grid_sample_backward`
     returns it) is read in place; any other layout is copied once.
     """
     n = dgrid.shape[0]
-    rows = np.reshape(np.moveaxis(dgrid, 3, 1), (2 * n, -1))
-    return np.reshape(rows @ cache.base, (n, 2, 3))
+    rows = np.reshape(np.moveaxis(dgrid, 3, 0), (2 * n, -1))
+    return np.ascontiguousarray(np.moveaxis(np.reshape(rows @ cache.base, (2, n, 3)), 0, 1))
 
 
 class Workspace:
-    """The per-point arrays of one sampler shape, written in place by every call that holds it.
+    """The arrays of one sampler shape, written in place by every call that holds it.
 
     The image is padded with zeros two pixels wide, as ``(N, H + 4, W + 4, C)``,
     and read as rows of channels: a point's top-left corner is row ``line``,
-    its other corners rows ``line + offsets[k]``.
+    its other corners rows ``line + offsets[k]``. What the backward pass reads
+    spans all ``P`` points; the rest is computed block by block of points
+    (:data:`BLOCK_BYTES`) in arrays one block long, which stay in the cache.
 
     Parameters
     ----------
     x_shape : (N, C, H, W)
     points : int
-        ``N * H_out * W_out``.
+        ``P = N * H_out * W_out``.
     x_dtype, grid_dtype : numpy dtypes
         Of the image and of the grid; the sampled values take their result type.
     """
@@ -113,21 +119,24 @@ class Workspace:
         out_dtype = np.result_type(x_dtype, grid_dtype)
         self.padded = np.zeros((n, h + 4, w + 4, c), dtype=x_dtype)  # only the interior is ever written
         self.offsets = (0, 1, w + 4, w + 5)  # corners (x0, y0), (x1, y0), (x0, y1), (x1, y1)
-        self.pixels = np.empty((2, points), dtype=grid_dtype)  # x and y in pixels
-        self.floors = np.empty((2, points), dtype=grid_dtype)  # their floors, then clipped
+        step = max(BLOCK_BYTES // (c * out_dtype.itemsize), 1)
+        self.blocks = [slice(start, min(start + step, points)) for start in range(0, points, step)]
+        per_image = points // n if n else 0
+        self.starts = np.repeat((np.arange(n, dtype=np.intp) * (h + 4) + 2) * (w + 4) + 2, per_image)
+        # what the backward pass reads, for all points
         self.frac = np.empty((2, points, 1), dtype=grid_dtype)  # a and b
-        self.corner = np.empty((2, points), dtype=np.intp)  # the clipped floors; then corner[1] is ``line``
-        self.values = np.empty((4, points, c), dtype=x_dtype)
-        self.along_x = np.empty((2, points, c), dtype=x_dtype)
-        self.top = np.empty((points, c), dtype=out_dtype)
+        self.line = np.empty(points, dtype=np.intp)
+        self.along_x = np.empty((2, points, c), dtype=x_dtype)  # v10 - v00, v11 - v01
         self.along_y = np.empty((points, c), dtype=out_dtype)
+        # one block's worth
+        block = min(step, points)
+        self.pixels = np.empty((2, block), dtype=grid_dtype)  # x and y in pixels
+        self.floors = np.empty((2, block), dtype=grid_dtype)  # their floors, then clipped
+        self.corner = np.empty((2, block), dtype=np.intp)
+        self.values = np.empty((4, block, c), dtype=x_dtype)
+        self.top = np.empty((block, c), dtype=out_dtype)
         self.gradients: dict = {}  # the backward pass's arrays, by dtype of the upstream gradient
         self.owner = None  # weak reference to the cache that reads this workspace
-
-    @property
-    def line(self):
-        """(P,) row of each point's top-left corner in the padded image's rows."""
-        return self.corner[1]
 
     def free(self) -> bool:
         """Whether no live cache reads this workspace."""
@@ -143,30 +152,26 @@ class Workspace:
 class GradientArrays(NamedTuple):
     """The arrays :func:`grid_sample_backward` writes into, besides its results."""
 
-    g: object
-    """(P, C): the upstream gradient, point by point."""
     weights: object
-    """(C, 4, P): the upstream gradient times each corner's weight."""
+    """(4, B, C): one block's upstream gradient times each corner's weight."""
     wide: object
-    """(P,) float64, or None where ``weights`` is float64 already: one corner's weights, for the sums."""
+    """(C, 4, P) float64: the weights of all points, for the sums."""
     sums: object
     """(C, N * (H + 4) * (W + 4)) float64: the image gradient, summed pixel by pixel."""
     d_a: object
-    """(P, C): ``d out / d a``."""
+    """(B, C): ``d out / d a`` of one block."""
     product: object
-    """(P, C): upstream gradient times a derivative of the output."""
+    """(B, C): upstream gradient times a derivative of the output, one block."""
 
     @classmethod
     def allocate(cls, ws: Workspace, dtype) -> GradientArrays:
-        points, c = ws.top.shape
-        weight_dtype = np.result_type(ws.frac.dtype, dtype)
+        (_, points, _), (block, c) = ws.frac.shape, ws.top.shape
         return cls(
-            np.empty((points, c), dtype=dtype),
-            np.empty((c, 4, points), dtype=weight_dtype),
-            None if weight_dtype == np.float64 else np.empty(points),
+            np.empty((4, block, c), dtype=np.result_type(ws.frac.dtype, dtype)),
+            np.empty((c, 4, points)),
             np.empty((c, ws.padded.size // c)),
-            np.empty((points, c), dtype=ws.along_x.dtype),
-            np.empty((points, c), dtype=np.result_type(dtype, ws.along_y.dtype)),
+            np.empty((block, c), dtype=ws.along_x.dtype),
+            np.empty((block, c), dtype=np.result_type(dtype, ws.along_y.dtype)),
         )
 
 
@@ -210,22 +215,43 @@ def _to_pixels(u, out, n: int, align_corners: bool) -> None:
         np.divide(out, 2, out=out)
 
 
-def _corner_lines(ws: Workspace, h: int, w: int, per_image: int) -> None:
-    """``ws.line``: the row of each point's top-left corner in the padded image, from ``ws.floors``.
+def _forward_block(ws: Workspace, coordinates: tuple, block: slice, out, hw: tuple, align_corners: bool) -> None:
+    """The sampler on the points of ``block``: cache arrays and ``out`` (P, C) written there.
 
     A floor clipped to ``[-2, W]`` (and ``[-2, H]``) keeps every corner of a
     point outside the image on the two-pixel border, where it reads zero.
     """
-    n = ws.padded.shape[0]
-    floors, corner, line = ws.floors, ws.corner, ws.line
+    size = block.stop - block.start
+    pixels, floors, corner = ws.pixels[:, :size], ws.floors[:, :size], ws.corner[:, :size]
+    for axis, (u, n) in enumerate(zip(coordinates, hw[::-1])):
+        _to_pixels(u[block], pixels[axis], n, align_corners)
+    np.floor(pixels, out=floors)
+    np.subtract(pixels, floors, out=ws.frac[:, block, 0])
+    a, b = ws.frac[:, block]
+    h, w = hw
     np.clip(floors[0], -2, w, out=floors[0])
     np.clip(floors[1], -2, h, out=floors[1])
     np.copyto(corner, floors, casting="unsafe")
-    np.multiply(line, w + 4, out=line)
-    np.add(line, corner[0], out=line)
-    starts = (np.arange(n, dtype=np.intp) * (h + 4) + 2) * (w + 4) + 2  # pixel (0, 0) of each image
-    by_image = np.reshape(line, (n, per_image))
-    np.add(by_image, starts[:, None], out=by_image)
+    line = ws.line[block]
+    np.multiply(corner[1], w + 4, out=corner[1])
+    np.add(corner[1], corner[0], out=corner[1])
+    np.add(corner[1], ws.starts[block], out=line)
+    rows, values = np.reshape(ws.padded, (-1, ws.padded.shape[3])), ws.values[:, :size]
+    for k, offset in enumerate(ws.offsets):  # in range: mode "clip" only skips the bounds check's copy
+        np.take(rows[offset:], line, axis=0, out=values[k], mode="clip")
+    v00, v10, v01, v11 = values
+    # interpolate along x in the top and bottom rows, then along y between them
+    top_dx, bottom_dx = ws.along_x[:, block]
+    np.subtract(v10, v00, out=top_dx)
+    np.subtract(v11, v01, out=bottom_dx)
+    top, along_y = ws.top[:size], ws.along_y[block]
+    np.multiply(a, top_dx, out=top)
+    top += v00
+    np.multiply(a, bottom_dx, out=along_y)
+    along_y += v01
+    along_y -= top
+    np.multiply(b, along_y, out=out[block])
+    out[block] += top
 
 
 @register("grid_sample_forward", "numpy")
@@ -236,34 +262,40 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     points = n * h_out * w_out
     ws = _workspace(((n, c, h, w), points, np.dtype(x.dtype), np.dtype(grid.dtype)))
     np.copyto(ws.padded[:, 2 : h + 2, 2 : w + 2, :], np.moveaxis(x, 1, 3))
-    pixels, floors, (a, b) = ws.pixels, ws.floors, ws.frac
-    _to_pixels(grid[..., 0], np.reshape(pixels[0], (n, h_out, w_out)), w, align_corners)
-    _to_pixels(grid[..., 1], np.reshape(pixels[1], (n, h_out, w_out)), h, align_corners)
-    np.floor(pixels, out=floors)
-    np.subtract(pixels, floors, out=ws.frac[:, :, 0])
-    _corner_lines(ws, h, w, h_out * w_out)
-    rows = np.reshape(ws.padded, (-1, c))
-    for k, offset in enumerate(ws.offsets):  # in range: mode "clip" only skips the bounds check's copy
-        np.take(rows[offset:], ws.line, axis=0, out=ws.values[k], mode="clip")
-    v00, v10, v01, v11 = ws.values
-    # interpolate along x in the top and bottom rows, then along y between them
-    top_dx, bottom_dx = ws.along_x
-    np.subtract(v10, v00, out=top_dx)
-    np.subtract(v11, v01, out=bottom_dx)
-    top, along_y = ws.top, ws.along_y
-    np.multiply(a, top_dx, out=top)
-    top += v00
-    np.multiply(a, bottom_dx, out=along_y)
-    along_y += v01
-    along_y -= top
-    out = np.empty((n, h_out, w_out, c), dtype=top.dtype)
-    flat = np.reshape(out, (points, c))
-    np.multiply(b, along_y, out=flat)
-    flat += top
+    coordinates = (np.reshape(grid[..., 0], (points,)), np.reshape(grid[..., 1], (points,)))
+    out = np.empty((n, h_out, w_out, c), dtype=ws.top.dtype)
+    for block in ws.blocks:
+        _forward_block(ws, coordinates, block, np.reshape(out, (points, c)), (h, w), align_corners)
     per_unit = (_pixels_per_unit(w, align_corners), _pixels_per_unit(h, align_corners))
     cache = SamplerCache(ws, (n, c, h, w), per_unit)
     ws.owner = weakref.ref(cache)
     return np.moveaxis(out, 3, 1), cache
+
+
+def _backward_block(ws: Workspace, arrays: GradientArrays, g, block: slice, dgrid, per_unit: tuple) -> None:
+    """The corner weights of the points of ``block`` (into ``arrays.wide``) and their ``dgrid`` (2, P)."""
+    size = block.stop - block.start
+    a, b = ws.frac[:, block]
+    g = g[block]
+    # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
+    weights = arrays.weights[:, :size]
+    g00, g10, g01, g11 = weights
+    np.multiply(b, g, out=g01)  # g times b
+    np.subtract(g, g01, out=g00)  # g times (1 - b)
+    np.multiply(a, g00, out=g10)
+    np.multiply(a, g01, out=g11)
+    g00 -= g10
+    g01 -= g11
+    np.copyto(arrays.wide[:, :, block], np.moveaxis(weights, 2, 0))
+    top_dx, bottom_dx = ws.along_x[:, block]
+    d_a, product = arrays.d_a[:size], arrays.product[:size]
+    np.subtract(bottom_dx, top_dx, out=d_a)
+    d_a *= b
+    d_a += top_dx
+    for axis, derivative in enumerate((d_a, ws.along_y[block])):
+        np.multiply(g, derivative, out=product)
+        summed = product[:, 0] if product.shape[1] == 1 else np.sum(product, axis=1)
+        np.multiply(summed, per_unit[axis], out=dgrid[axis, block])
 
 
 def _image_gradient(ws: Workspace, arrays: GradientArrays, dtype):
@@ -277,11 +309,7 @@ def _image_gradient(ws: Workspace, arrays: GradientArrays, dtype):
     sums.fill(0.0)
     for channel in range(c):
         for k, offset in enumerate(ws.offsets):
-            weights = arrays.weights[channel, k]
-            if arrays.wide is not None:
-                weights = arrays.wide
-                np.copyto(weights, arrays.weights[channel, k])
-            np.add.at(sums[channel, offset:], ws.line, weights)
+            np.add.at(sums[channel, offset:], ws.line, arrays.wide[channel, k])
     dx = np.empty((n, c, h4 - 4, w4 - 4), dtype=dtype)
     interior = np.reshape(sums, (c, n, h4, w4))[:, :, 2 : h4 - 2, 2 : w4 - 2]
     np.copyto(dx, np.moveaxis(interior, 0, 1), casting="same_kind")
@@ -292,7 +320,7 @@ def _image_gradient(ws: Workspace, arrays: GradientArrays, dtype):
 def grid_sample_backward(dout, cache: SamplerCache):
     """:func:`deepref.nn.sampling.grid_sample_backward` on the forward pass's workspace; new gradients.
 
-    ``dgrid`` is a ``(N, H_out, W_out, 2)`` view of a new ``(N, 2, H_out, W_out)``
+    ``dgrid`` is a ``(N, H_out, W_out, 2)`` view of a new ``(2, N, H_out, W_out)``
     array, the layout :func:`affine_grid_backward` reads without a copy.
     """
     if not isinstance(cache, SamplerCache):
@@ -302,30 +330,12 @@ def grid_sample_backward(dout, cache: SamplerCache):
     ws = cache.workspace
     h_out, w_out = dout.shape[2], dout.shape[3]
     points = n * h_out * w_out
-    if points != ws.top.shape[0]:
-        raise ValueError(f"dout must have the forward output's shape, {ws.top.shape[0] // max(n, 1)} points "
+    if points != ws.line.shape[0]:
+        raise ValueError(f"dout must have the forward output's shape, {ws.line.shape[0] // max(n, 1)} points "
                          f"per image; got {tuple(dout.shape)}")
     arrays = ws.gradient_arrays(np.dtype(dout.dtype))
-    g = arrays.g
-    np.copyto(np.reshape(g, (n, h_out, w_out, c)), np.moveaxis(dout, 1, 3))
-    a, b = ws.frac
-    # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
-    g00, g10, g01, g11 = (arrays.weights[:, k, :].T for k in range(4))
-    np.multiply(b, g, out=g01)  # g times b
-    np.subtract(g, g01, out=g00)  # g times (1 - b)
-    np.multiply(a, g00, out=g10)
-    np.multiply(a, g01, out=g11)
-    g00 -= g10
-    g01 -= g11
-    dx = _image_gradient(ws, arrays, dout.dtype)
-    top_dx, bottom_dx = ws.along_x
-    d_a, product = arrays.d_a, arrays.product
-    np.subtract(bottom_dx, top_dx, out=d_a)
-    d_a *= b
-    d_a += top_dx
-    dgrid = np.empty((n, 2, h_out * w_out), dtype=product.dtype)
-    for axis, (derivative, per_unit) in enumerate(zip((d_a, ws.along_y), cache.pixels_per_unit)):
-        np.multiply(g, derivative, out=product)
-        summed = product[:, 0] if c == 1 else np.sum(product, axis=1)
-        np.multiply(np.reshape(summed, (n, h_out * w_out)), per_unit, out=dgrid[:, axis])
-    return dx, np.moveaxis(np.reshape(dgrid, (n, 2, h_out, w_out)), 1, 3)
+    g = np.reshape(np.moveaxis(dout, 1, 3), (points, c))  # a view where dout is C-ordered with one channel
+    dgrid = np.empty((2, n, h_out, w_out), dtype=arrays.product.dtype)
+    for block in ws.blocks:
+        _backward_block(ws, arrays, g, block, np.reshape(dgrid, (2, points)), cache.pixels_per_unit)
+    return _image_gradient(ws, arrays, dout.dtype), np.moveaxis(dgrid, 0, 3)
