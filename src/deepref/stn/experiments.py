@@ -75,6 +75,26 @@ class RTSConfig:
         check_positive("lr", self.lr)
 
 
+def chapter_setting(full: bool = False) -> tuple[RTSConfig, tuple[int, ...]]:
+    """The RTS setting of the chapter: the data and training shared by its models, and their seeds.
+
+    Parameters
+    ----------
+    full : bool
+        The book's size (3000 training and 1000 test images, 12 epochs, seeds 0-2) when false; the size of
+        ``python -m deepref reproduce stn --full`` (20000 and 5000 images, 30 epochs, seeds 0-4) when true.
+
+    Returns
+    -------
+    config : RTSConfig
+        With the default model; each page sets its own with :func:`dataclasses.replace`.
+    seeds : tuple of int
+    """
+    if full:
+        return RTSConfig(n_train=20000, n_test=5000, epochs=30), tuple(range(5))
+    return RTSConfig(n_train=3000, n_test=1000, epochs=12), (0, 1, 2)
+
+
 class RTSData(NamedTuple):
     """The RTS images on the current backend (float32) and the host :class:`DistortedDigits` behind them."""
 
