@@ -54,7 +54,9 @@ Code
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import logging
 import math
 import re
 import warnings
@@ -178,6 +180,22 @@ def describe_figure(fig) -> str:
     return head + (": " + "; ".join(panels) if panels else "") + "."
 
 
+@contextlib.contextmanager
+def _quiet_font_subsetting():
+    """Silence fontTools' warnings while matplotlib subsets fonts into a PDF.
+
+    Some fonts carry header timestamps fontTools calls "very low"; the warning
+    is harmless and would otherwise print under the cell that drew the figure.
+    """
+    fonts = logging.getLogger("fontTools")
+    level = fonts.level
+    fonts.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        fonts.setLevel(level)
+
+
 class _Figure:
     """A rendered figure as Jupyter mime data: SVG for the HTML book, PDF for the PDF edition."""
 
@@ -185,7 +203,8 @@ class _Figure:
         import matplotlib
 
         save = dict(bbox_inches="tight", pad_inches=0.04, dpi=RASTER_DPI)
-        with matplotlib.rc_context({k: STYLE[k] for k in ("svg.fonttype", "svg.hashsalt", "pdf.fonttype")}):
+        style = {k: STYLE[k] for k in ("svg.fonttype", "svg.hashsalt", "pdf.fonttype")}
+        with matplotlib.rc_context(style), _quiet_font_subsetting():
             svg, pdf = io.BytesIO(), io.BytesIO()
             fig.savefig(svg, format="svg", metadata={"Date": None}, **save)
             fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None}, **save)
