@@ -2,37 +2,42 @@
 
 The specifications (:mod:`deepref.nn.sampling`) compute ``affine_grid`` as a
 batch of small matrix products and ``grid_sample`` in about thirty NumPy
-calls over the ``N * H_out * W_out`` points, each of which allocates its
-result. Arrays that large come fresh from the operating system after every
-free (glibc hands big blocks back), so a good part of the specification's
-time goes into zeroing new pages, and how much depends on the host. The
-kernels compute the same operations with these changes:
+calls over the ``P = N * H_out * W_out`` points, each of which allocates its
+result. Arrays that large may come fresh from the operating system after
+every free (glibc hands big blocks back), and then a good part of the
+specification's time goes into zeroing new pages, more or less depending on
+the host. The kernels compute the same operations with these changes:
 
 * the grid generator is one matrix product, ``theta`` as ``(2N, 3)`` rows
   times the ``(3, P)`` base, whose result is the grid laid out as
-  ``(N, 2, H_out, W_out)``: the returned ``(N, H_out, W_out, 2)`` grid is a
-  view of it, so ``x`` and ``y`` of all points are each one contiguous run,
-  and the gradient with respect to ``theta`` is again one product;
+  ``(2, N, H_out, W_out)``: the returned ``(N, H_out, W_out, 2)`` grid is a
+  view of it, so the ``x`` of all points is one contiguous run and their
+  ``y`` another; the gradient with respect to ``theta`` is again one product
+  (on a ``dgrid`` the sampler's backward pass returns in the same layout);
 * the sampler pads the image with a border of zeros *two* pixels wide, so a
-  corner's row index is the clipped top-left corner's plus ``0, 1, W + 4,
-  W + 5``: one clip per axis instead of one per corner and axis;
+  corner's row is the clipped top-left corner's plus ``0, 1, W + 4, W + 5``:
+  one clip per axis instead of one per corner and axis, and each corner is
+  one ``np.take`` from the padded rows shifted by its offset;
 * every per-point array lives in a :class:`Workspace`, allocated once for a
   given shape and dtype and written in place (``out=``) by every later call;
-  ``np.take`` gathers the four corners in one call into it.
+  what only one step needs is computed block by block of points
+  (:data:`BLOCK_BYTES`), in arrays one block long that stay in the CPU's
+  cache.
 
-What a call returns is its own (fresh arrays: the output, the gradients).
+What a call returns is its own (new arrays: the output, the gradients).
 What the forward pass keeps for the backward pass (:class:`SamplerCache`)
 lives in the workspace, which is handed to a new forward call only once
-that cache is gone (it holds the cache weakly); while a cache lives, a new
-call with the same shapes takes another workspace. The cache's arrays are
-therefore valid exactly as long as the cache itself.
+that cache is gone (the workspace holds the cache weakly); while a cache
+lives, a new call with the same shapes takes another workspace. The cache's
+arrays are therefore valid exactly as long as the cache itself.
 
 The grid generator's products round differently from the specification's
-batched ones; the sampler computes the specification's operations in its
+batched ones. The sampler computes the specification's operations in its
 order on the same numbers, and its image gradient adds each pixel's
-contributions in the specification's order (both with ``np.bincount``, in
-double precision), so the sampler agrees to the bit on the same grid.
-The measured effect is in the benchmark notes (``benchmarks/results/kernel_notes.md``).
+contributions in the specification's order in double precision
+(``np.add.at`` here, ``np.bincount`` there), so on the same grid the sampler
+agrees with the specification to the bit. The measured effect is in the
+benchmark notes (``benchmarks/results/kernel_notes.md``).
 """
 
 from __future__ import annotations
@@ -153,7 +158,7 @@ class GradientArrays(NamedTuple):
     """The arrays :func:`grid_sample_backward` writes into, besides its results."""
 
     weights: object
-    """(4, B, C): one block's upstream gradient times each corner's weight."""
+    """(4, B, C): one block's upstream gradient times each corner's weight; None where those are float64."""
     wide: object
     """(C, 4, P) float64: the weights of all points, for the sums."""
     sums: object
@@ -166,8 +171,9 @@ class GradientArrays(NamedTuple):
     @classmethod
     def allocate(cls, ws: Workspace, dtype) -> GradientArrays:
         (_, points, _), (block, c) = ws.frac.shape, ws.top.shape
+        weight_dtype = np.result_type(ws.frac.dtype, dtype)
         return cls(
-            np.empty((4, block, c), dtype=np.result_type(ws.frac.dtype, dtype)),
+            None if weight_dtype == np.float64 else np.empty((4, block, c), dtype=weight_dtype),
             np.empty((c, 4, points)),
             np.empty((c, ws.padded.size // c)),
             np.empty((block, c), dtype=ws.along_x.dtype),
@@ -205,14 +211,15 @@ class SamplerCache:
 
 
 def _to_pixels(u, out, n: int, align_corners: bool) -> None:
-    """``out[...] =`` the pixel coordinates of normalised coordinates ``u``, rounded as the specification's."""
+    """``out[...] =`` the pixel coordinates of normalised coordinates ``u``, rounded as the specification's.
+
+    ``((u + 1) n - 1) / 2`` is computed as ``(u + 1) (n / 2) - 1 / 2``: halving
+    is exact, so both round alike (short of underflow).
+    """
     np.add(u, 1.0, out=out)
-    if align_corners:
-        np.multiply(out, (n - 1) / 2, out=out)
-    else:
-        np.multiply(out, n, out=out)
-        np.subtract(out, 1.0, out=out)
-        np.divide(out, 2, out=out)
+    np.multiply(out, _pixels_per_unit(n, align_corners), out=out)
+    if not align_corners:
+        np.subtract(out, 0.5, out=out)
 
 
 def _forward_block(ws: Workspace, coordinates: tuple, block: slice, out, hw: tuple, align_corners: bool) -> None:
@@ -278,7 +285,8 @@ def _backward_block(ws: Workspace, arrays: GradientArrays, g, block: slice, dgri
     a, b = ws.frac[:, block]
     g = g[block]
     # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
-    weights = arrays.weights[:, :size]
+    wide = np.moveaxis(arrays.wide[:, :, block], 0, 2)  # (4, B, C)
+    weights = wide if arrays.weights is None else arrays.weights[:, :size]
     g00, g10, g01, g11 = weights
     np.multiply(b, g, out=g01)  # g times b
     np.subtract(g, g01, out=g00)  # g times (1 - b)
@@ -286,7 +294,8 @@ def _backward_block(ws: Workspace, arrays: GradientArrays, g, block: slice, dgri
     np.multiply(a, g01, out=g11)
     g00 -= g10
     g01 -= g11
-    np.copyto(arrays.wide[:, :, block], np.moveaxis(weights, 2, 0))
+    if weights is not wide:
+        np.copyto(wide, weights)
     top_dx, bottom_dx = ws.along_x[:, block]
     d_a, product = arrays.d_a[:size], arrays.product[:size]
     np.subtract(bottom_dx, top_dx, out=d_a)
