@@ -113,6 +113,7 @@ def docs(session):
     _install_corpora(session)
     env = {"DEEPREF_FORCE_EXECUTION": "1"} if os.environ.get("CI") else {}
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "-c", "conf", "book", "build/html", env=env)
+    session.run("python", "scripts/check_outputs.py", "build/jupyter_execute")  # no raw repr, nothing on stderr
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium:
         # the pages as a reader sees them at 1400 px, offline: math rendered, nothing cut off

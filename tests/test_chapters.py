@@ -15,6 +15,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import check_outputs  # noqa: E402
+
 HEADER = (BOOK / "intro.md").read_text().split("---\n")[1]
 
 
@@ -87,6 +91,10 @@ def execute_chapter(path: pathlib.Path) -> None:
         extra_arguments=["--InteractiveShell.colors=nocolor"],
     )
     client.execute()
+    # what the book prints: no raw repr; nothing on stderr (on NumPy, the book's backend)
+    on_numpy = os.environ.get("DEEPREF_BACKEND", "numpy") == "numpy"
+    problems = check_outputs.problems_in_notebook(notebook, stderr=on_numpy)
+    assert not problems, f"{path.name} prints what a reader should not see:\n" + "\n".join(problems)
 
 
 @pytest.mark.chapter
