@@ -18,10 +18,12 @@ et al. (2021) recommend.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from ..backend import get_namespace
+from ..experiments import RUNS_FILE, config_to_dict, read_rows
 from ..validation import check_choice, check_count, check_in_range
 from .dqn import DQNConfig, train_dqn
 from .envs import CartPoleVec
@@ -155,6 +157,60 @@ def learner_run(config: LearnerConfig, seed) -> dict:
     return run_record(*train_learner_run(config, seed))
 
 
+def recorded_runs(folder, experiment: str, config, seeds) -> list[dict]:
+    """The recorded results of ``config`` for each of ``seeds``, from ``folder/<experiment>/runs.jsonl``.
+
+    ``folder`` is the output of ``python -m deepref reproduce deep_rl --full``.
+    Raises ``ValueError`` naming the missing seeds if a run is not there.
+
+    Returns
+    -------
+    list of dict
+        One :func:`run_record` per seed, in the order of ``seeds``.
+    """
+    key = config_to_dict(config)
+    runs = {row["seed"]: row["result"] for row in read_rows(Path(folder) / experiment / RUNS_FILE)
+            if row["status"] == "ok" and row["config"] == key}
+    missing = [seed for seed in seeds if seed not in runs]
+    if missing:
+        raise ValueError(f"{folder}/{experiment} has no finished run of {config} for seeds {missing}; "
+                         "run python -m deepref reproduce deep_rl --full")
+    return [runs[seed] for seed in seeds]
+
+
+def binned_returns(records, budget: int, bins: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Mean training-episode return per bin of environment steps, for each recorded run.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        :func:`run_record` results (``episode_steps``, ``episode_returns``).
+    budget : int
+        Environment steps the bins cover, ``[0, budget]``.
+    bins : int
+
+    Returns
+    -------
+    curves : (len(records), bins) array
+        NaN where no episode of a run ended in a bin.
+    centres : (bins,) array
+        The bins' centres, in environment steps.
+
+    >>> run = {"episode_steps": [10, 30, 40], "episode_returns": [1.0, 3.0, 5.0]}
+    >>> curves, centres = binned_returns([run], budget=40, bins=2)
+    >>> curves.tolist(), centres.tolist()
+    ([[1.0, 4.0]], [10.0, 30.0])
+    """
+    edges = np.linspace(0, check_count("budget", budget), check_count("bins", bins) + 1)
+    curves = np.full((len(records), bins), np.nan)
+    for row, record in zip(curves, records):
+        which = np.digitize(np.asarray(record["episode_steps"]), edges[1:-1])
+        returns = np.asarray(record["episode_returns"], dtype=float)
+        for b in np.unique(which):
+            row[b] = returns[which == b].mean()
+    return curves, (edges[1:] + edges[:-1]) / 2
+
+
 def iqm(scores, axis=-1):
     """Interquartile mean: the mean of the middle half of ``scores`` along ``axis`` (Agarwal et al. 2021).
 
@@ -201,6 +257,19 @@ def bootstrap_ci(scores, statistic=iqm, level: float = 0.95, resamples: int = 2_
     stats = statistic(scores[..., index], axis=-1)  # (..., resamples)
     low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2], axis=-1)
     return low, high
+
+
+def score_summary(scores) -> dict[str, float]:
+    """The chapter's summary of scores over seeds: ``iqm``, its 95% bootstrap interval ``low`` to ``high``,
+    and the worst (``min``) and best (``max``) seed.
+
+    >>> score_summary([1.0, 2.0, 3.0, 4.0])["iqm"]
+    2.5
+    """
+    scores = np.asarray(scores, dtype=float)
+    low, high = bootstrap_ci(scores)
+    return {"iqm": float(iqm(scores)), "low": float(low), "high": float(high),
+            "min": float(scores.min()), "max": float(scores.max())}
 
 
 def paired_difference_ci(a, b, statistic=iqm, level: float = 0.95, resamples: int = 2_000, seed=0):
