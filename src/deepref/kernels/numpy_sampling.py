@@ -63,6 +63,10 @@ SHAPES_KEPT = 8
 BLOCK_BYTES = 1 << 16
 """Bytes of one per-point array of a block: the sampler runs over blocks of points whose arrays stay in cache."""
 
+WEIGHT_ORDER = (0, 2, 1, 3)
+"""Where the backward pass keeps the weights of the corners (x0, y0), (x1, y0), (x0, y1), (x1, y1): the
+corners at ``x0`` first, so that one call multiplies both by ``a``; added up in the corners' order."""
+
 _POOL: OrderedDict[tuple, list[Workspace]] = OrderedDict()
 
 
@@ -139,7 +143,7 @@ class Workspace:
         self.floors = np.empty((2, block), dtype=grid_dtype)  # their floors, then clipped
         self.corner = np.empty((2, block), dtype=np.intp)
         self.values = np.empty((4, block, c), dtype=x_dtype)
-        self.top = np.empty((block, c), dtype=out_dtype)
+        self.rows = np.empty((2, block, c), dtype=out_dtype)  # the top and bottom rows interpolated along x
         self.gradients: dict = {}  # the backward pass's arrays, by dtype of the upstream gradient
         self.owner = None  # weak reference to the cache that reads this workspace
 
@@ -158,7 +162,8 @@ class GradientArrays(NamedTuple):
     """The arrays :func:`grid_sample_backward` writes into, besides its results."""
 
     weights: object
-    """(4, B, C): one block's upstream gradient times each corner's weight; None where those are float64."""
+    """(4, B, C): one block's upstream gradient times each corner's weight, corners in the order of
+    :data:`WEIGHT_ORDER`; None where those are float64."""
     wide: object
     """(C, 4, P) float64: the weights of all points, for the sums."""
     sums: object
@@ -170,7 +175,7 @@ class GradientArrays(NamedTuple):
 
     @classmethod
     def allocate(cls, ws: Workspace, dtype) -> GradientArrays:
-        (_, points, _), (block, c) = ws.frac.shape, ws.top.shape
+        (_, points, _), (_, block, c) = ws.frac.shape, ws.rows.shape
         weight_dtype = np.result_type(ws.frac.dtype, dtype)
         return cls(
             None if weight_dtype == np.float64 else np.empty((4, block, c), dtype=weight_dtype),
@@ -210,53 +215,43 @@ class SamplerCache:
     backward_op: ClassVar[str] = "grid_sample_backward"
 
 
-def _to_pixels(u, out, n: int, align_corners: bool) -> None:
-    """``out[...] =`` the pixel coordinates of normalised coordinates ``u``, rounded as the specification's.
-
-    ``((u + 1) n - 1) / 2`` is computed as ``(u + 1) (n / 2) - 1 / 2``: halving
-    is exact, so both round alike (short of underflow).
-    """
-    np.add(u, 1.0, out=out)
-    np.multiply(out, _pixels_per_unit(n, align_corners), out=out)
-    if not align_corners:
-        np.subtract(out, 0.5, out=out)
-
-
-def _forward_block(ws: Workspace, coordinates: tuple, block: slice, out, hw: tuple, align_corners: bool) -> None:
+def _forward_block(ws: Workspace, coordinates, block: slice, out, scales: tuple, align_corners: bool) -> None:
     """The sampler on the points of ``block``: cache arrays and ``out`` (P, C) written there.
 
-    A floor clipped to ``[-2, W]`` (and ``[-2, H]``) keeps every corner of a
-    point outside the image on the two-pixel border, where it reads zero.
+    ``coordinates`` (2, P) holds the normalised ``x`` and ``y`` of the points;
+    ``scales`` is ``(per_unit, limits)``, two (2, 1) columns: pixels per unit
+    and ``(W, H)``. Pixel coordinates ``((u + 1) n - 1) / 2`` are computed as
+    ``(u + 1) (n / 2) - 1 / 2``: halving is exact, so both round alike (short
+    of underflow). A floor clipped to ``[-2, W]`` (and ``[-2, H]``) keeps every
+    corner of a point outside the image on the two-pixel border, where it
+    reads zero.
     """
     size = block.stop - block.start
     pixels, floors, corner = ws.pixels[:, :size], ws.floors[:, :size], ws.corner[:, :size]
-    for axis, (u, n) in enumerate(zip(coordinates, hw[::-1])):
-        _to_pixels(u[block], pixels[axis], n, align_corners)
+    per_unit, limits = scales
+    np.add(coordinates[:, block], 1.0, out=pixels)
+    np.multiply(pixels, per_unit, out=pixels)
+    if not align_corners:
+        np.subtract(pixels, 0.5, out=pixels)
     np.floor(pixels, out=floors)
     np.subtract(pixels, floors, out=ws.frac[:, block, 0])
     a, b = ws.frac[:, block]
-    h, w = hw
-    np.clip(floors[0], -2, w, out=floors[0])
-    np.clip(floors[1], -2, h, out=floors[1])
+    np.clip(floors, -2, limits, out=floors)
     np.copyto(corner, floors, casting="unsafe")
     line = ws.line[block]
-    np.multiply(corner[1], w + 4, out=corner[1])
+    np.multiply(corner[1], ws.padded.shape[2], out=corner[1])
     np.add(corner[1], corner[0], out=corner[1])
     np.add(corner[1], ws.starts[block], out=line)
     rows, values = np.reshape(ws.padded, (-1, ws.padded.shape[3])), ws.values[:, :size]
     for k, offset in enumerate(ws.offsets):  # in range: mode "clip" only skips the bounds check's copy
         np.take(rows[offset:], line, axis=0, out=values[k], mode="clip")
-    v00, v10, v01, v11 = values
     # interpolate along x in the top and bottom rows, then along y between them
-    top_dx, bottom_dx = ws.along_x[:, block]
-    np.subtract(v10, v00, out=top_dx)
-    np.subtract(v11, v01, out=bottom_dx)
-    top, along_y = ws.top[:size], ws.along_y[block]
-    np.multiply(a, top_dx, out=top)
-    top += v00
-    np.multiply(a, bottom_dx, out=along_y)
-    along_y += v01
-    along_y -= top
+    along_x, top_bottom, along_y = ws.along_x[:, block], ws.rows[:, :size], ws.along_y[block]
+    np.subtract(values[1::2], values[0::2], out=along_x)  # v10 - v00, v11 - v01
+    np.multiply(a, along_x, out=top_bottom)
+    top_bottom += values[0::2]
+    top, bottom = top_bottom
+    np.subtract(bottom, top, out=along_y)
     np.multiply(b, along_y, out=out[block])
     out[block] += top
 
@@ -269,11 +264,12 @@ def grid_sample_forward(x, grid, align_corners: bool = False):
     points = n * h_out * w_out
     ws = _workspace(((n, c, h, w), points, np.dtype(x.dtype), np.dtype(grid.dtype)))
     np.copyto(ws.padded[:, 2 : h + 2, 2 : w + 2, :], np.moveaxis(x, 1, 3))
-    coordinates = (np.reshape(grid[..., 0], (points,)), np.reshape(grid[..., 1], (points,)))
-    out = np.empty((n, h_out, w_out, c), dtype=ws.top.dtype)
-    for block in ws.blocks:
-        _forward_block(ws, coordinates, block, np.reshape(out, (points, c)), (h, w), align_corners)
+    coordinates = np.reshape(np.moveaxis(grid, 3, 0), (2, points))  # a view in the (2, N, H_out, W_out) layout
     per_unit = (_pixels_per_unit(w, align_corners), _pixels_per_unit(h, align_corners))
+    scales = (np.array(per_unit, dtype=grid.dtype)[:, None], np.array([w, h], dtype=grid.dtype)[:, None])
+    out = np.empty((n, h_out, w_out, c), dtype=ws.rows.dtype)
+    for block in ws.blocks:
+        _forward_block(ws, coordinates, block, np.reshape(out, (points, c)), scales, align_corners)
     cache = SamplerCache(ws, (n, c, h, w), per_unit)
     ws.owner = weakref.ref(cache)
     return np.moveaxis(out, 3, 1), cache
@@ -284,16 +280,13 @@ def _backward_block(ws: Workspace, arrays: GradientArrays, g, block: slice, dgri
     size = block.stop - block.start
     a, b = ws.frac[:, block]
     g = g[block]
-    # the corner weights (1-a)(1-b), a(1-b), (1-a)b, ab times g, as differences
+    # the corner weights (1-a)(1-b), (1-a)b, a(1-b), ab times g (WEIGHT_ORDER), as differences
     wide = np.moveaxis(arrays.wide[:, :, block], 0, 2)  # (4, B, C)
     weights = wide if arrays.weights is None else arrays.weights[:, :size]
-    g00, g10, g01, g11 = weights
-    np.multiply(b, g, out=g01)  # g times b
-    np.subtract(g, g01, out=g00)  # g times (1 - b)
-    np.multiply(a, g00, out=g10)
-    np.multiply(a, g01, out=g11)
-    g00 -= g10
-    g01 -= g11
+    np.multiply(b, g, out=weights[1])  # g b
+    np.subtract(g, weights[1], out=weights[0])  # g (1 - b)
+    np.multiply(a, weights[:2], out=weights[2:])
+    weights[:2] -= weights[2:]
     if weights is not wide:
         np.copyto(wide, weights)
     top_dx, bottom_dx = ws.along_x[:, block]
@@ -317,7 +310,7 @@ def _image_gradient(ws: Workspace, arrays: GradientArrays, dtype):
     sums = arrays.sums
     sums.fill(0.0)
     for channel in range(c):
-        for k, offset in enumerate(ws.offsets):
+        for k, offset in zip(WEIGHT_ORDER, ws.offsets):
             np.add.at(sums[channel, offset:], ws.line, arrays.wide[channel, k])
     dx = np.empty((n, c, h4 - 4, w4 - 4), dtype=dtype)
     interior = np.reshape(sums, (c, n, h4, w4))[:, :, 2 : h4 - 2, 2 : w4 - 2]
