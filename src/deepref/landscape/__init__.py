@@ -1,5 +1,6 @@
 """Loss landscapes: test surfaces, Hessians, critical points, slices of a network's loss."""
 
+from .digits import DigitsProblem, digits_network, digits_problem, train_digits_network
 from .hessian import (
     CriticalPoint,
     LanczosResult,
@@ -34,6 +35,9 @@ __all__ = [
     "BEALE",
     "beale",
     "classify_critical_point",
+    "digits_network",
+    "digits_problem",
+    "DigitsProblem",
     "CriticalPoint",
     "filter_normalize",
     "find_critical_point",
@@ -57,6 +61,7 @@ __all__ = [
     "rastrigin",
     "ROSENBROCK",
     "rosenbrock",
+    "train_digits_network",
     "SADDLE",
     "saddle",
     "Surface",
