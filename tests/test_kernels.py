@@ -449,6 +449,10 @@ def test_the_sampler_kernel_keeps_each_cache_and_result_until_it_is_gone(rng):
         workspace = first[1].workspace
         del first
         assert nn.sampling.grid_sample_forward(x[0], grid[0])[1].workspace is workspace  # reused once free
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(numpy_sampling, "KEEP_BYTES", 0)  # too large to keep: one call each
+            big = nn.sampling.grid_sample_forward(x[0], grid[0][:, :2])[1].workspace  # a new shape
+            assert nn.sampling.grid_sample_forward(x[0], grid[0][:, :2])[1].workspace is not big
     with kernels.disabled():
         with pytest.raises(TypeError, match="reads the cache of grid_sample_forward"):
             numpy_sampling.grid_sample_backward(dout, nn.sampling.grid_sample_forward(x[0], grid[0])[1])

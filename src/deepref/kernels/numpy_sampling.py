@@ -60,6 +60,9 @@ WORKSPACES_PER_SHAPE = 4
 SHAPES_KEPT = 8
 """Shapes whose workspaces are kept (the least recently used go first)."""
 
+KEEP_BYTES = 64 << 20
+"""Largest workspace kept for later calls (its forward arrays); a larger one serves one call and goes."""
+
 BLOCK_BYTES = 1 << 16
 """Bytes of one per-point array of a block: the sampler runs over blocks of points whose arrays stay in cache."""
 
@@ -147,6 +150,10 @@ class Workspace:
         self.gradients: dict = {}  # the backward pass's arrays, by dtype of the upstream gradient
         self.owner = None  # weak reference to the cache that reads this workspace
 
+    def nbytes(self) -> int:
+        """Bytes of the forward pass's arrays (the backward pass's, made on first use, about as many again)."""
+        return sum(a.nbytes for a in vars(self).values() if isinstance(a, np.ndarray))
+
     def free(self) -> bool:
         """Whether no live cache reads this workspace."""
         return self.owner is None or self.owner() is None
@@ -196,7 +203,7 @@ def _workspace(key: tuple) -> Workspace:
         if workspace.free():
             return workspace
     workspace = Workspace(*key)
-    if len(kept) < WORKSPACES_PER_SHAPE:
+    if len(kept) < WORKSPACES_PER_SHAPE and workspace.nbytes() <= KEEP_BYTES:
         kept.append(workspace)
     return workspace
 
