@@ -354,3 +354,12 @@ def test_width_spread_runs_draw_their_layers_from_one_stream(monkeypatch):
     hidden = {seed: layers[0].ravel()[:160] for seed, layers in built.items()}  # (16, 16) against (16, 10)
     for _, output in built.values():  # the output layer once took seed + 1000
         assert not any(np.allclose(output.ravel(), h) for h in hidden.values())
+
+
+def test_train_digits_network_gives_initialisation_and_batch_order_independent_seeds(monkeypatch):
+    from deepref.landscape import digits as landscape_digits
+    from seed_streams import assert_runs_share_no_stream
+
+    problem = landscape_digits.digits_problem()
+    assert_runs_share_no_stream(monkeypatch, landscape_digits, "digits_network",
+                                lambda epochs, seed: landscape_digits.train_digits_network(problem, 4, seed, epochs), 1)

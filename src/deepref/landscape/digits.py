@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from .. import data, nn, optim
 from ..backend import asarray
+from ..diagnostics import mlp
 from ..nn.utils import parameters_to_vector
+from ..seeds import spawn_seeds
 from ..train import fit
 from ..validation import check_count
 
@@ -40,16 +42,12 @@ def digits_problem() -> DigitsProblem:
     return DigitsProblem(asarray(x[:500]), asarray(y[:500]), asarray(x[1000:1500]), asarray(y[1000:1500]))
 
 
-def digits_network(hidden: int = 16, seed: int = 0) -> nn.Sequential:
-    """``64 -> hidden`` tanh ``-> 10`` logits; layer ``k`` initialised with seed ``seed + k``."""
-    return nn.Sequential(
-        nn.Linear(64, check_count("hidden", hidden), seed=seed),
-        nn.Tanh(),
-        nn.Linear(hidden, 10, seed=seed + 1),
-    )
+def digits_network(hidden: int = 16, seed=0) -> nn.Sequential:
+    """``64 -> hidden`` tanh ``-> 10`` logits; ``seed`` (an int or a generator) draws both layers in turn."""
+    return mlp([64, check_count("hidden", hidden), 10], nn.Tanh, seed=seed)
 
 
-def train_digits_network(problem: DigitsProblem, hidden: int = 16, seed: int = 0,
+def train_digits_network(problem: DigitsProblem, hidden: int = 16, seed=0,
                          epochs: int = 30):
     """Train :func:`digits_network` on ``problem``: Adam (lr 0.01), batches of 50.
 
@@ -58,8 +56,8 @@ def train_digits_network(problem: DigitsProblem, hidden: int = 16, seed: int = 0
     problem : DigitsProblem
     hidden : int
         Hidden units.
-    seed : int
-        Seed of the initial weights (the batches' order is fit's default seed).
+    seed : int or Generator
+        Gives the initial weights and the batches' order independent streams.
     epochs : int
 
     Returns
@@ -69,9 +67,10 @@ def train_digits_network(problem: DigitsProblem, hidden: int = 16, seed: int = 0
     theta_init, theta_trained : (P,) arrays
         Its parameters before and after training, as one vector.
     """
-    net = digits_network(hidden, seed)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    net = digits_network(hidden, init_seed)
     theta_init = parameters_to_vector(net)
     adam = optim.Adam(net.parameters(), lr=0.01)
     fit(net, nn.SoftmaxCrossEntropy(), adam, problem.x_train, problem.y_train,
-        epochs=check_count("epochs", epochs), batch_size=50)
+        epochs=check_count("epochs", epochs), batch_size=50, seed=order_seed)
     return net, theta_init, parameters_to_vector(net)
