@@ -42,7 +42,8 @@ RTOL = {"float64": 1e-12, "float32": 2e-5}
 
 EXAMPLES = int(os.environ.get("KERNEL_EXAMPLES", "12"))
 """Drawn inputs per kernel (``KERNEL_EXAMPLES=150`` for a longer search; 150 passed when the file was written)."""
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 DTYPES = st.sampled_from(["float64", "float32"])
 
 

@@ -1,4 +1,6 @@
-"""The NumPy LSTM kernel (deepref.kernels.numpy_recurrent): the step-by-step cells' numbers, blocked products, gradients.
+"""The NumPy LSTM kernel (deepref.kernels.numpy_recurrent).
+
+It gives the step-by-step cells' numbers, blocked products and gradients.
 
 Kernels are switched on here whatever ``DEEPREF_KERNELS`` says: these tests are about the kernel.
 """

@@ -285,7 +285,8 @@ def dask_executor(address: str, timeout: float = 10.0) -> Iterator[cf.Executor]:
     try:
         from distributed import Client
     except ImportError as err:
-        raise ImportError('a Dask cluster needs dask.distributed: pip install -e ".[repro]" in a clone of deepref') from err
+        raise ImportError(
+            'a Dask cluster needs dask.distributed: pip install -e ".[repro]" in a clone of deepref') from err
     try:
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as err:

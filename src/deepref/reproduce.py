@@ -31,8 +31,15 @@ from . import experiments as sweeps
 from .activations.experiments import NONLINEARITIES, ChoiceConfig, DyingConfig
 from .generalization.experiments import MemorisationConfig
 from .landscape.experiments import WidthSpreadConfig
-from .lm.experiments import (ZAREMBA_SMALL, ZAREMBA_SMALL_ADAM, AgreementConfig, PTBConfig, ReviewConfig,
-                             SkipGramConfig, WordCharConfig)
+from .lm.experiments import (
+    ZAREMBA_SMALL,
+    ZAREMBA_SMALL_ADAM,
+    AgreementConfig,
+    PTBConfig,
+    ReviewConfig,
+    SkipGramConfig,
+    WordCharConfig,
+)
 from .neuro.experiments import HOPFIELD_FULL_LOADS, HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
 from .optimization.experiments import practice_project_grid, softmax_regression_grid
 from .rl.experiments import DQN_SOLVE, DQN_VARIANTS, NO_TARGET_SLOW, DQNRunConfig, LearnerConfig

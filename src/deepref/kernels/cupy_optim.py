@@ -160,7 +160,10 @@ def _adam(w, g, m, v, v_max, *, lr, beta1, beta2, eps, weight_decay, decoupled_w
 
 
 ARGUMENTS = {"sgd": _sgd, "adagrad": _adagrad, "rmsprop": _rmsprop, "adam": _adam}
-"""For each kernel, ``(arrays, options) -> argument tuple`` (less the size), scalars computed as the update function does."""
+"""For each kernel, ``(arrays, options) -> argument tuple`` (less the size).
+
+The scalars are computed as the update function computes them.
+"""
 
 
 def arguments(name: str, arrays: dict, options: dict) -> tuple:
@@ -188,7 +191,10 @@ def arguments(name: str, arrays: dict, options: dict) -> tuple:
 
 
 def applies(arrays) -> bool:
-    """Whether the fused kernels can update ``arrays`` (``None`` entries ignored): CuPy, C-contiguous, one float dtype."""
+    """Whether the fused kernels can update ``arrays`` (``None`` entries ignored).
+
+    They can where every array is a C-contiguous CuPy array of one float dtype.
+    """
     arrays = [a for a in arrays if a is not None]
     return (
         all(array_api_compat.is_cupy_array(a) for a in arrays)

@@ -25,12 +25,12 @@ from ..data import kfold_indices
 from ..experiments import config_to_dict
 from ..nn.init import as_generator
 from ..optim import SGD, Adam
+from ..seeds import spawn_seeds
 from ..validation import check_choice, check_count, check_in_range, check_positive
 from .classify import MultinomialNB, SequenceClassifier, fit_classifier, ngram_features, predict_classes
 from .corpus import EOS, Vocabulary, batchify, load_movie_reviews, load_ptb, load_python_docs, tokenize
 from .ngram import NGramLM, fit_interpolation_weight, interpolate_logprobs, perplexity_of
 from .rnnlm import CELLS, RNNLM, init_uniform, stream_logprobs, train_epoch
-from ..seeds import spawn_seeds
 from .synthetic import AgreementSource
 from .word2vec import centred_unit_vectors, nearest_neighbours, train_skipgram
 

@@ -28,10 +28,10 @@ from ..nn.activations import sigmoid
 from ..nn.init import as_generator, uniform
 from ..nn.module import Module, Parameter
 from ..optim import Adam
+from ..seeds import spawn_seeds
 from ..train import train_step
 from ..validation import check_count, check_finite_loss, check_positive
 from .embedding import check_ids
-from ..seeds import spawn_seeds
 
 
 class SkipGramCache(NamedTuple):
@@ -102,7 +102,10 @@ class SkipGram(Module):
         self._cache = None
 
     def loss_forward(self, centers, contexts, negatives):
-        """Mean negative-sampling loss of the pairs ``(centers, contexts)`` ``(B,)`` against ``negatives`` ``(B, K)``."""
+        """Mean negative-sampling loss of the pairs ``(centers, contexts)`` ``(B,)``.
+
+        Each pair is scored against its row of ``negatives`` ``(B, K)``.
+        """
         loss, self._cache = skipgram_forward(centers, contexts, negatives, self.w_in.data, self.w_out.data)
         return loss
 

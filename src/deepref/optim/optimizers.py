@@ -190,7 +190,10 @@ class Optimizer:
 
     @staticmethod
     def _buffers(states: list, key: str, params: list, fill: float = 0.0, wanted: bool = True) -> list:
-        """Each parameter's ``state[key]`` (created, filled with ``fill``, where missing); ``None`` s if not ``wanted``."""
+        """Each parameter's ``state[key]``, created and filled with ``fill`` where missing.
+
+        A list of ``None`` where not ``wanted``.
+        """
         if not wanted:
             return [None] * len(params)
         return [Optimizer._buffer(state, key, w, fill) for state, w in zip(states, params)]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from .. import optim
 from ..backend import default_rng, get_namespace
-from ..seeds import spawn_seeds
 from ..nn import one_hot
+from ..seeds import spawn_seeds
 from ..validation import check_count, check_in_range, check_positive
 from .buffer import ReplayBuffer
 from .losses import huber_backward, huber_forward

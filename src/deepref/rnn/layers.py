@@ -325,7 +325,8 @@ class RecurrentLayer(Module):
         """
         if dstate is None:
             dstate = (None,) * self.cell.state_size
-        dx, self.initial_state_grad, dw_x, dw_h, db_x, db_h = sequence_backward(dout, tuple(dstate), self.saved_cache(consume=True))
+        cache = self.saved_cache(consume=True)
+        dx, self.initial_state_grad, dw_x, dw_h, db_x, db_h = sequence_backward(dout, tuple(dstate), cache)
         for param, grad in zip((self.w_x, self.w_h, self.b_x, self.b_h), (dw_x, dw_h, db_x, db_h)):
             param.accumulate(grad)
         return dx

@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data import load_digits
-from ..validation import check_choice, check_positive
 from ..nn.sampling import affine_grid, grid_sample
+from ..validation import check_choice, check_positive
 
 TEST_DIGITS = 500
 """Number of source digits kept for ``split="test"``."""

@@ -25,8 +25,8 @@ from ..backend import asarray, get_namespace
 from ..nn import Linear, ReLU, Sequential
 from ..nn.init import as_generator
 from ..nn.module import Module
-from ..validation import check_choice, check_ndim, check_positive, check_shape
 from ..nn.sampling import affine_grid_backward, affine_grid_forward, grid_sample_backward, grid_sample_forward
+from ..validation import check_choice, check_ndim, check_positive, check_shape
 
 
 class TransformKind(NamedTuple):
