@@ -90,6 +90,14 @@ def test_scatter_add_of_no_rows_returns_the_base(xp, trailing):
     np.testing.assert_array_equal(backend.to_numpy(out), backend.to_numpy(base))
 
 
+@pytest.mark.parametrize("trailing", [(), (3,), (20,)])
+def test_segment_sum_into_no_rows_is_empty(xp, trailing):
+    """An empty batch: no rows to sum into, none to add (the sampler's backward on N = 0)."""
+    index = backend.asarray(np.zeros(0, dtype=np.int64))
+    out = backend.segment_sum(index, backend.asarray(np.zeros((0, *trailing))), 0)
+    assert tuple(out.shape) == (0, *trailing)
+
+
 def test_segment_sum_fallback_matches_add_at(rng):
     """The sort-based path used by namespaces without a scatter primitive."""
     import array_api_strict as strict

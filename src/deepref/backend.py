@@ -19,6 +19,7 @@ array([3., 0., 3.])
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -374,9 +375,9 @@ def _numpy_scatter_add(out: np.ndarray, index: np.ndarray, values: np.ndarray) -
     its row-by-row form pays an overhead per row; both add the same numbers
     in the same order, so the result is bitwise the same.
     """
-    target = out.reshape(out.shape[0], -1)
-    width = target.shape[1]
-    flat = values.reshape(index.shape[0], width)  # (an empty index has no -1 to infer)
+    width = math.prod(out.shape[1:])  # (no -1 to infer: out or index may have no rows)
+    target = out.reshape(out.shape[0], width)
+    flat = values.reshape(index.shape[0], width)
     if width > _BINCOUNT_COLUMNS:
         positions = np.add.outer(index.astype(np.intp) * width, np.arange(width))
         np.add.at(target.reshape(-1), positions.reshape(-1), flat.reshape(-1))
