@@ -314,3 +314,23 @@ def test_lstm_keeps_float32_and_caches_no_array_across_backends():
             dx = model.backward(backend.asarray(xp_host.normal(size=(2, 5, 4)), dtype="float32"))
             assert out.dtype == dx.dtype == model.l0.w_h.grad.dtype == xp.float32
             assert tuple(out.shape) == (2, 5, 4) and tuple(dx.shape) == (2, 5, 3)
+
+
+def test_rnn_lag_curve_draws_its_three_streams_from_spawned_seeds(monkeypatch):
+    from deepref.rnn import probes
+
+    seen, draw = [], np.random.default_rng
+
+    def recording_rng(seed=None):
+        seen.append(seed)
+        return draw(seed)
+
+    monkeypatch.setattr(np.random, "default_rng", recording_rng)
+    x = as_float64(np.full((2, 5, 1), 1e-3))
+    per_run = []
+    for seed in (0, 1):
+        seen.clear()
+        probes.rnn_lag_curve(x, radius=0.9, hidden=4, seed=seed)
+        per_run.append(list(seen))
+    assert [len(s) for s in per_run] == [3, 3]  # W_x, W_h's orthogonal factor, u
+    assert len(set(per_run[0] + per_run[1])) == 6  # seed, seed + 1, seed + 2 once shared two

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backend import asarray, to_numpy
 from ..gradcheck import as_float64
+from ..seeds import spawn_seeds
 from ..validation import check_count, check_positive
 from .layers import rnn_backward, rnn_forward
 
@@ -111,16 +112,17 @@ def rnn_lag_curve(x, radius: float, hidden: int = 32, seed: int = 1) -> np.ndarr
     hidden : int
         Units.
     seed : int
-        ``W_x`` (standard normal) is drawn with ``seed``, the orthogonal factor of ``W_h`` with
-        ``seed + 1`` and ``u`` with ``seed + 2``; the biases and the initial state are zero.
+        Spawns three independent streams (:func:`deepref.seeds.spawn_seeds`): ``W_x`` (standard
+        normal), the orthogonal factor of ``W_h`` and ``u``; the biases and the initial state are zero.
 
     Returns
     -------
     ndarray, shape (T,)
     """
-    w_x = as_float64(np.random.default_rng(seed).normal(size=(x.shape[2], hidden)))
-    w_h = as_float64(scaled_orthogonal(hidden, radius, seed + 1))  # a stream of its own
+    w_x_seed, w_h_seed, u_seed = spawn_seeds(seed, 3)
+    w_x = as_float64(np.random.default_rng(w_x_seed).normal(size=(x.shape[2], hidden)))
+    w_h = as_float64(scaled_orthogonal(hidden, radius, w_h_seed))
     zero_bias = as_float64(np.zeros(hidden))
     h0 = as_float64(np.zeros((x.shape[0], hidden)))
     weights = [w_x, w_h, zero_bias, zero_bias]
-    return gradient_by_lag(rnn_forward, rnn_backward, x, [h0], weights, seed=seed + 2)
+    return gradient_by_lag(rnn_forward, rnn_backward, x, [h0], weights, seed=u_seed)
