@@ -273,3 +273,32 @@ def test_softmax_regression_runs_s_and_s_plus_1_share_no_stream(monkeypatch):
     for order in (order0, order1):  # the batch order's stream initialises neither run's weights
         drawn = to_numpy(nn.Linear(64, 10, seed=order, dtype="float32").weight.data)
         assert not np.allclose(drawn, weights0) and not np.allclose(drawn, weights1)
+
+
+def test_iqm_and_bootstrap_intervals():
+    assert experiments.iqm([1.0, 2.0, 3.0, 4.0]) == 2.5
+    assert experiments.iqm(np.arange(8.0)) == np.mean(np.arange(2.0, 6.0))
+    np.testing.assert_allclose(experiments.iqm([[1.0, 2.0, 3.0, 100.0]] * 2), [2.5, 2.5])
+    scores = np.random.default_rng(0).normal(size=10)
+    low, high = experiments.bootstrap_ci(scores)
+    assert low < experiments.iqm(scores) < high
+    low, high = experiments.bootstrap_ci(scores, np.mean, level=0.9)
+    assert low < scores.mean() < high
+    assert experiments.bootstrap_ci(scores, np.mean) == experiments.bootstrap_ci(scores, np.mean)  # seeded
+    with pytest.raises(ValueError, match="level"):
+        experiments.bootstrap_ci(scores, level=1.0)
+
+
+def test_recorded_results_read_a_sweep_back_by_config_and_seed(tmp_path):
+    configs = [{"n": 3}, {"n": 5}]
+    runs = experiments.grid("demo", "deepref.experiments:demo_experiment", configs, seeds=[0, 1, 2])
+    out = tmp_path / "demo"  # reproduce writes each experiment's sweep to <folder>/<name>
+    experiments.run_sweep(runs, out, executor=experiments.SerialExecutor(), progress=False)
+    expected = [experiments.demo_experiment({"n": 5}, seed) for seed in (2, 0)]
+    got = experiments.recorded_results(tmp_path, "demo", {"n": 5}, [2, 0])
+    assert got == expected  # in the order of the seeds asked for
+    np.testing.assert_array_equal(experiments.column(got, "mean"), [e["mean"] for e in expected])
+    with pytest.raises(ValueError, match=r"for seeds \[7\]"):
+        experiments.recorded_results(tmp_path, "demo", {"n": 5}, [0, 7])
+    with pytest.raises(ValueError, match=r"for seeds \[0\]"):
+        experiments.recorded_results(tmp_path, "demo", {"n": 4}, [0])

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from .validation import check_count, check_in_range
 
 RUNS_FILE = "runs.jsonl"
 """Name of the incremental results file (one JSON object per line) in a sweep's folder."""
@@ -447,3 +448,107 @@ def table_csv(rows: Sequence[dict]) -> str:
     for record in flat:
         writer.writerow([_cell(record.get(c)) for c in columns])
     return buffer.getvalue()
+
+
+# Reading a recorded sweep back, and summarising results over seeds: what a
+# chapter does with a record of ``python -m deepref reproduce CHAPTER --full``.
+
+
+def recorded_results(folder, name: str, config, seeds) -> list[dict]:
+    """The recorded result of ``config`` for each of ``seeds``, from ``folder/<name>/runs.jsonl``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The output of a sweep (``python -m deepref reproduce CHAPTER --full``).
+    name : str
+        The experiment's name: the sub-folder that holds its ``runs.jsonl``.
+    config : dataclass or dict
+        The configuration whose runs are wanted (compared as plain JSON values).
+    seeds : sequence of int
+
+    Returns
+    -------
+    list of dict
+        One result per seed, in the order of ``seeds``.
+
+    Raises ``ValueError`` naming the missing seeds where a run is not recorded
+    or did not finish.
+
+    >>> recorded_results("no-such-folder", "demo", {"n": 3}, [0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: no-such-folder/demo has no finished run of {'n': 3} for seeds [0, 1]; record it with ...
+    """
+    key = json.dumps(config_to_dict(config), sort_keys=True)
+    runs = {row["seed"]: row["result"] for row in read_rows(Path(folder) / name / RUNS_FILE)
+            if row["status"] == "ok" and json.dumps(row["config"], sort_keys=True) == key}
+    missing = [seed for seed in seeds if seed not in runs]
+    if missing:
+        raise ValueError(f"{folder}/{name} has no finished run of {config_to_dict(config)} for seeds {missing}; "
+                         "record it with python -m deepref reproduce CHAPTER --full")
+    return [runs[seed] for seed in seeds]
+
+
+def column(results: Sequence[dict], key: str) -> np.ndarray:
+    """One recorded value of every run, shape ``(runs,)``.
+
+    >>> column([{"ppl": 120}, {"ppl": 130.5}], "ppl")
+    array([120. , 130.5])
+    """
+    return np.array([result[key] for result in results], dtype=float)
+
+
+def iqm(scores, axis=-1):
+    """Interquartile mean: the mean of the middle half of ``scores`` along ``axis`` (Agarwal et al. 2021).
+
+    With ``n`` scores it weights the sorted scores as a 25% trimmed mean does,
+    giving the scores that straddle a quartile their fractional share.
+
+    >>> float(iqm([1.0, 2.0, 3.0, 4.0]))
+    2.5
+    >>> float(iqm([0.0, 10.0, 10.0, 10.0, 1000.0]))
+    10.0
+    """
+    scores = np.sort(np.asarray(scores, dtype=float), axis=axis)
+    n = scores.shape[axis]
+    check_count("number of scores", n)
+    edges = np.arange(n + 1) / n  # score k covers [k/n, (k+1)/n) of the distribution
+    weights = np.clip(np.minimum(edges[1:], 0.75) - np.maximum(edges[:-1], 0.25), 0.0, None) * 2.0
+    shape = [1] * scores.ndim
+    shape[axis] = n
+    return np.sum(scores * weights.reshape(shape), axis=axis)
+
+
+def bootstrap_ci(scores, statistic=iqm, level: float = 0.95, resamples: int = 2_000, seed=0):
+    """Percentile bootstrap interval of ``statistic`` over the seeds (the last axis) of ``scores``.
+
+    Parameters
+    ----------
+    scores : (S,) or (K, S) array
+        Scores of ``S`` seeds (of each of ``K`` learners).
+    statistic : callable
+        ``statistic(samples, axis=-1)``: :func:`iqm`, or ``numpy.mean`` for an
+        interval of the mean.
+    level : float
+        The interval's coverage, in (0, 1).
+    resamples : int
+    seed : int or numpy Generator
+        The resampling's seed: the same scores give the same interval.
+
+    Returns
+    -------
+    (low, high) : floats, or arrays of shape (K,)
+
+    >>> low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0], np.mean)
+    >>> bool(1.0 <= low < 2.5 < high <= 4.0)
+    True
+    """
+    check_in_range("level", level, 0.0, 1.0, closed="neither")
+    check_count("resamples", resamples)
+    scores = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, scores.shape[-1], size=(resamples, scores.shape[-1]))
+    stats = statistic(scores[..., index], axis=-1)  # (..., resamples)
+    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2], axis=-1)
+    return low, high

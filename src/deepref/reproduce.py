@@ -252,6 +252,33 @@ def experiments(chapter: str, names: Sequence[str] | None = None) -> list[Experi
     return [known[name] for name in names] if names else list(known.values())
 
 
+def recorded_sweep(chapter: str, folder, name: str) -> tuple[object, list[dict]]:
+    """The full configuration of ``chapter``'s experiment ``name`` and its recorded result for every full seed.
+
+    For an experiment with one full configuration (a sweep over seeds), as
+    recorded by ``python -m deepref reproduce CHAPTER --full`` under ``folder``;
+    see :func:`deepref.experiments.recorded_results` for several configurations.
+
+    Returns
+    -------
+    config, list of dict
+        The configuration, and one result per full seed, in their order.
+
+    Raises ``ValueError`` naming the missing seeds if a run is not recorded.
+
+    >>> recorded_sweep("language_models", "no-such-folder", "agreement")
+    Traceback (most recent call last):
+    ...
+    ValueError: no-such-folder/agreement has no finished run of {...} for seeds [0, 1, ...
+    """
+    (experiment,) = experiments(chapter, [name])
+    if len(experiment.full) != 1:
+        raise ValueError(f"{chapter}'s {name} has {len(experiment.full)} full configurations; "
+                         "read each with deepref.experiments.recorded_results")
+    (config,) = experiment.full
+    return config, sweeps.recorded_results(folder, name, config, experiment.full_seeds)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 

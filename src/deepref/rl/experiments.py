@@ -6,8 +6,9 @@ during training plays). The chapter calls :func:`train_dqn_run` and
 :func:`train_learner_run`, which return the :class:`~deepref.rl.TrainResult`
 and the evaluation returns; :func:`dqn_run` and :func:`learner_run` turn the
 same runs into plain records for ``python -m deepref reproduce deep_rl``.
-:func:`iqm` and :func:`bootstrap_ci` summarise scores over seeds as Agarwal
-et al. (2021) recommend.
+:func:`score_summary` and :func:`paired_difference_ci` summarise scores over
+seeds as Agarwal et al. (2021) recommend, with :func:`deepref.experiments.iqm`
+and :func:`deepref.experiments.bootstrap_ci`.
 
 >>> tiny = DQNConfig(total_steps=400, learning_starts=200, hidden=(8,))
 >>> record = dqn_run(DQNRunConfig(tiny, eval_episodes=2), seed=0)
@@ -18,13 +19,12 @@ et al. (2021) recommend.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 from ..backend import get_namespace
-from ..experiments import RUNS_FILE, config_to_dict, read_rows
-from ..validation import check_choice, check_count, check_in_range
+from ..experiments import bootstrap_ci, iqm
+from ..validation import check_choice, check_count
 from .dqn import DQNConfig, train_dqn
 from .envs import CartPoleVec
 from .pg import ALGORITHMS, pg_config, train_pg
@@ -157,27 +157,6 @@ def learner_run(config: LearnerConfig, seed) -> dict:
     return run_record(*train_learner_run(config, seed))
 
 
-def recorded_runs(folder, experiment: str, config, seeds) -> list[dict]:
-    """The recorded results of ``config`` for each of ``seeds``, from ``folder/<experiment>/runs.jsonl``.
-
-    ``folder`` is the output of ``python -m deepref reproduce deep_rl --full``.
-    Raises ``ValueError`` naming the missing seeds if a run is not there.
-
-    Returns
-    -------
-    list of dict
-        One :func:`run_record` per seed, in the order of ``seeds``.
-    """
-    key = config_to_dict(config)
-    runs = {row["seed"]: row["result"] for row in read_rows(Path(folder) / experiment / RUNS_FILE)
-            if row["status"] == "ok" and row["config"] == key}
-    missing = [seed for seed in seeds if seed not in runs]
-    if missing:
-        raise ValueError(f"{folder}/{experiment} has no finished run of {config} for seeds {missing}; "
-                         "run python -m deepref reproduce deep_rl --full")
-    return [runs[seed] for seed in seeds]
-
-
 def binned_returns(records, budget: int, bins: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Mean training-episode return per bin of environment steps, for each recorded run.
 
@@ -209,54 +188,6 @@ def binned_returns(records, budget: int, bins: int = 12) -> tuple[np.ndarray, np
         for b in np.unique(which):
             row[b] = returns[which == b].mean()
     return curves, (edges[1:] + edges[:-1]) / 2
-
-
-def iqm(scores, axis=-1):
-    """Interquartile mean: the mean of the middle half of ``scores`` along ``axis`` (Agarwal et al. 2021).
-
-    With ``n`` scores it weights the sorted scores as a 25% trimmed mean does,
-    giving the scores that straddle a quartile their fractional share.
-
-    >>> float(iqm([1.0, 2.0, 3.0, 4.0]))
-    2.5
-    >>> float(iqm([0.0, 10.0, 10.0, 10.0, 1000.0]))
-    10.0
-    """
-    scores = np.sort(np.asarray(scores, dtype=float), axis=axis)
-    n = scores.shape[axis]
-    check_count("number of scores", n)
-    edges = np.arange(n + 1) / n  # score k covers [k/n, (k+1)/n) of the distribution
-    weights = np.clip(np.minimum(edges[1:], 0.75) - np.maximum(edges[:-1], 0.25), 0.0, None) * 2.0
-    shape = [1] * scores.ndim
-    shape[axis] = n
-    return np.sum(scores * weights.reshape(shape), axis=axis)
-
-
-def bootstrap_ci(scores, statistic=iqm, level: float = 0.95, resamples: int = 2_000, seed=0):
-    """Percentile bootstrap interval of ``statistic`` over the seeds (the last axis) of ``scores``.
-
-    Parameters
-    ----------
-    scores : (S,) or (K, S) array
-        Scores of ``S`` seeds (of each of ``K`` learners).
-    statistic : callable
-        ``statistic(samples, axis=-1)``.
-    level : float
-    resamples : int
-    seed : int or numpy Generator
-
-    Returns
-    -------
-    (low, high) : floats, or arrays of shape (K,)
-    """
-    check_in_range("level", level, 0.0, 1.0, closed="neither")
-    check_count("resamples", resamples)
-    scores = np.asarray(scores, dtype=float)
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, scores.shape[-1], size=(resamples, scores.shape[-1]))
-    stats = statistic(scores[..., index], axis=-1)  # (..., resamples)
-    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2], axis=-1)
-    return low, high
 
 
 def score_summary(scores) -> dict[str, float]:
