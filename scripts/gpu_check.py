@@ -236,7 +236,7 @@ def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Pat
     chapters named in ``profiled`` run under the profiler.
     """
     cpu = cpu_chapter_seconds()
-    order = sorted(executable_chapters(), key=lambda p: -(cpu.get(page_name(p)) or 0.0))
+    order = sorted(executable_chapters(), key=lambda p: -(cpu.get(page_name(p).split("/")[0]) or 0.0))
 
     def job(path):
         left = deadline - time.monotonic()
@@ -246,9 +246,29 @@ def chapters(deadline: float, timeout: float, workers: int, scratch: pathlib.Pat
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(job, order))
+    rows += chapter_totals(rows)
     for row in rows:
-        row["cpu_seconds"] = cpu.get(row["chapter"])
+        row["cpu_seconds"] = cpu.get(row["chapter"])  # the CPU benchmark times whole chapters
     return sorted(rows, key=lambda row: row["chapter"])
+
+
+def chapter_totals(rows: list[dict]) -> list[dict]:
+    """One row per chapter split into section pages: its pages' GPU seconds summed, ``ok`` only if all ran.
+
+    >>> pages = [{"chapter": "rnn/bptt", "exit": 0, "seconds": 1.5}, {"chapter": "rnn/lstm", "exit": 0, "seconds": 2.0}]
+    >>> chapter_totals(pages + [{"chapter": "intro", "exit": 0, "seconds": 3.0}])
+    [{'chapter': 'rnn', 'exit': 0, 'seconds': 3.5, 'error': ''}]
+    """
+    totals: dict[str, dict] = {}
+    for row in rows:
+        if "/" not in row["chapter"]:
+            continue
+        chapter = row["chapter"].split("/")[0]
+        total = totals.setdefault(chapter, {"chapter": chapter, "exit": 0, "seconds": 0.0, "error": ""})
+        total["seconds"] = round(total["seconds"] + row["seconds"], 1)
+        if row["exit"] != 0 and total["exit"] == 0:
+            total["exit"], total["error"] = row["exit"], f"{row['chapter']} did not pass (its row above)"
+    return list(totals.values())
 
 
 def benchmarks(timeout: float, out: pathlib.Path, only: str = TARGETS) -> dict:
