@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from .. import nn, optim
 from ..backend import asarray, current_namespace
+from ..seeds import spawn_seeds
 from ..train import evaluate, fit
 from ..validation import check_choice, check_count, check_positive
 from .cnn import conv_spatial_transformer, small_cnn
@@ -118,24 +119,30 @@ def rts_data(config: RTSConfig) -> RTSData:
 
 
 def rts_model(name: str, seed: int = 0) -> nn.Sequential:
-    """The float32 classifier ``name`` (one of :data:`MODELS`) with initial weights from ``seed``."""
+    """The float32 classifier ``name`` (one of :data:`MODELS`) with initial weights from ``seed``.
+
+    ``seed`` (an int or a generator) is spawned into independent streams, one
+    per part of the model, so that no two parts (and no two seeds' models)
+    share a stream.
+    """
     check_choice("model", name, MODELS)
+    first, second, third = spawn_seeds(seed, 3)
     f32 = "float32"
     image = (1, CANVAS, CANVAS)
     if name == "FCN":
-        return nn.Sequential(nn.Flatten(), nn.Linear(CANVAS * CANVAS, 64, seed=seed, dtype=f32), nn.ReLU(),
-                             nn.Linear(64, 10, seed=seed + 1000, dtype=f32))
+        return nn.Sequential(nn.Flatten(), nn.Linear(CANVAS * CANVAS, 64, seed=first, dtype=f32), nn.ReLU(),
+                             nn.Linear(64, 10, seed=second, dtype=f32))
     if name == "ST-FCN":
-        transformer = SpatialTransformer(image, out_size=(VIEW, VIEW), kind="affine", hidden=(32,), seed=seed,
+        transformer = SpatialTransformer(image, out_size=(VIEW, VIEW), kind="affine", hidden=(32,), seed=first,
                                          dtype=f32)
-        return nn.Sequential(transformer, nn.Flatten(), nn.Linear(VIEW * VIEW, 200, seed=seed + 1000, dtype=f32),
-                             nn.ReLU(), nn.Linear(200, 10, seed=seed + 2000, dtype=f32))
+        return nn.Sequential(transformer, nn.Flatten(), nn.Linear(VIEW * VIEW, 200, seed=second, dtype=f32),
+                             nn.ReLU(), nn.Linear(200, 10, seed=third, dtype=f32))
     if name == "CNN":
-        return small_cnn(image, channels=(8, 16), kernel_size=(5, 3), first_stride=2, hidden=(128,), seed=seed,
+        return small_cnn(image, channels=(8, 16), kernel_size=(5, 3), first_stride=2, hidden=(128,), seed=first,
                          dtype=f32)
     transformer = conv_spatial_transformer(image, out_size=(VIEW, VIEW), kind="affine", channels=(8,),
-                                           kernel_size=5, hidden=32, downsample=2, seed=seed, dtype=f32)
-    classifier = small_cnn((1, VIEW, VIEW), channels=(8, 16), kernel_size=3, seed=seed + 1000, dtype=f32)
+                                           kernel_size=5, hidden=32, downsample=2, seed=first, dtype=f32)
+    classifier = small_cnn((1, VIEW, VIEW), channels=(8, 16), kernel_size=3, seed=second, dtype=f32)
     return nn.Sequential(transformer, *classifier.layers)
 
 
@@ -150,8 +157,9 @@ def rts_run(config: RTSConfig, seed: int,
     Parameters
     ----------
     config : RTSConfig
-    seed : int
-        Initial weights and mini-batch order.
+    seed : int or generator
+        Spawned into two independent streams: the initial weights and the
+        mini-batch order.
     data : RTSData, optional
         :func:`rts_data` of ``config``, passed in to share it between runs.
 
@@ -164,11 +172,12 @@ def rts_run(config: RTSConfig, seed: int,
         and ``seconds`` (wall time of the training).
     """
     data = rts_data(config) if data is None else data
-    model = rts_model(config.model, seed)
+    init_seed, order_seed = spawn_seeds(seed, 2)
+    model = rts_model(config.model, init_seed)
     start = time.perf_counter()
     optimizer = optim.Adam(model.parameters(), lr=config.lr)
     fit(model, nn.SoftmaxCrossEntropy(), optimizer, data.x_train, data.y_train,
-        epochs=config.epochs, batch_size=config.batch_size, seed=seed)
+        epochs=config.epochs, batch_size=config.batch_size, seed=order_seed)
     seconds = time.perf_counter() - start
     model.eval()
     record = {
