@@ -208,9 +208,8 @@ def test_rts_run_learns_and_the_benchmark_shares_it():
 
 
 def test_rts_runs_share_no_stream(monkeypatch):
-    from seed_streams import assert_runs_share_no_stream
-
     from deepref.stn import experiments as stn_experiments
+    from seed_streams import assert_runs_share_no_stream
 
     config = stn_experiments.RTSConfig(model="FCN", n_train=32, n_test=16, epochs=1, batch_size=16)
     assert_runs_share_no_stream(monkeypatch, stn_experiments, "rts_model", stn_experiments.rts_run, config)

@@ -452,6 +452,86 @@ def test_spatial_extent_separates_a_spot_from_a_spread_filter():
     assert extent[0] < 1e-6 and abs(extent[1] - np.sqrt(2 * (size**2 - 1) / 12)) < 1e-9
 
 
+def test_receptive_field_measures_tell_a_gabor_from_noise():
+    size = 10
+    gabors = np.stack([neuro.gabor([1.0, 4.5, 4.5, 1.5, 2.0, angle, 0.25, 0.0], size)
+                       for angle in np.linspace(0, np.pi, 4, endpoint=False)])
+    noise = np.random.default_rng(0).normal(size=(4, size * size))
+    gabor_measures, fits = neuro.receptive_field_measures(as_float64(gabors), size, fits=2)
+    noise_measures, _ = neuro.receptive_field_measures(as_float64(noise), size, fits=2)
+    assert len(fits) == 2 and all(f.r2 > 0.999 for f in fits)
+    assert gabor_measures["orientation selectivity"] > 3 * noise_measures["orientation selectivity"]
+    assert gabor_measures["Gabor fit R^2"] > 0.999 > 0.5 > noise_measures["Gabor fit R^2"]
+    assert abs(gabor_measures["Gabor envelope (px)"] - np.sqrt(1.5 * 2.0)) < 1e-3
+    assert gabor_measures["energy spread (px)"] < noise_measures["energy spread (px)"]
+    with pytest.raises(ValueError, match="filters"):
+        neuro.receptive_field_measures(as_float64(gabors[0]), size)
+
+
+def test_modulation_of_a_constant_and_of_a_rectified_response():
+    assert neuro.modulation(np.full(8, 2.0)) == 0.0
+    assert neuro.modulation(np.clip(np.cos(np.linspace(0, 2 * np.pi, 8)), 0, None)) == 1.0
+
+
+def test_the_energy_model_is_phase_invariant_only_for_a_quadrature_pair():
+    size = 10
+    centred = [1.0, 4.5, 4.5, 2.0, 2.0, 0.6, 0.25, 0.3]
+    simple, complex_cell = neuro.energy_model_responses(centred, size)
+    assert neuro.forms_quadrature_pair(centred, size)
+    assert neuro.modulation(simple) == 1.0 and neuro.modulation(complex_cell) < 0.01
+    # along a row, the grid aliases twice a carrier of 0.48 cycles per pixel to near zero
+    fast = [*centred[:5], 0.0, 0.48, 0.3]
+    assert not neuro.forms_quadrature_pair(fast, size)
+    assert neuro.modulation(neuro.energy_model_responses(fast, size)[1]) > 0.5
+    # the patch's edge cuts off an envelope centred on it
+    at_edge = [1.0, 0.5, 4.5, 2.0, 2.0, 0.0, 0.25, 0.3]
+    assert not neuro.forms_quadrature_pair(at_edge, size)
+    assert neuro.modulation(neuro.energy_model_responses(at_edge, size)[1]) > 0.2
+    # an envelope too narrow for its carrier: 4% of it at twice the frequency, modulation about twice that
+    narrow = [1.0, 4.5, 4.5, 1.0, 1.0, 0.0, 0.2, 0.3]
+    assert not neuro.forms_quadrature_pair(narrow, size)
+    assert 0.06 < neuro.modulation(neuro.energy_model_responses(narrow, size)[1]) < 0.1
+    # the derivation: modulation 2 L / (1 + L^2), L the envelope's leakage (up to the 32 phases' sampling)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        params = [1.0, *rng.uniform(-1, 10, 2), *rng.uniform(0.7, 4, 2), rng.uniform(0, np.pi),
+                  rng.uniform(0.05, 0.5), rng.uniform(0, 2 * np.pi)]
+        leakage = neuro.envelope_leakage(params, size)
+        predicted = 2 * leakage / (1 + leakage**2)
+        measured = neuro.modulation(neuro.energy_model_responses(params, size)[1])
+        assert 0.98 * predicted - 1e-12 <= measured <= predicted + 1e-12
+    survey = neuro.energy_model_survey([neuro.GaborFit(np.asarray(p), 1.0) for p in (centred, fast)], size)
+    assert survey["pair"] == [True, False] and survey["simple_modulation"] == [1.0, 1.0]
+    assert survey["leakage"][0] < 1e-3 < 0.5 < survey["leakage"][1]
+    assert survey["complex_modulation"][0] < 0.01 < 0.5 < survey["complex_modulation"][1]
+    with pytest.raises(ValueError, match="phases"):
+        neuro.energy_model_responses(centred, size, phases=0)
+
+
+def test_receptive_field_config_checks_itself_and_draws_independent_streams(monkeypatch):
+    with pytest.raises(ValueError, match="keep"):
+        neuro.ReceptiveFieldConfig(size=5, keep=30)
+    with pytest.raises(ValueError, match="leakage"):
+        neuro.ReceptiveFieldConfig(leakage=0.0)
+    seeds_seen = {}
+    from deepref.neuro import experiments
+
+    def record(name, original):
+        def wrapped(*args, seed, **kwargs):
+            seeds_seen.setdefault(name, []).append(np.random.default_rng(seed).integers(2**62))
+            return original(*args, seed=seed, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(experiments, "image_patches", record("patches", experiments.image_patches))
+    monkeypatch.setattr(experiments, "fast_ica", record("ica", experiments.fast_ica))
+    config = neuro.ReceptiveFieldConfig(size=6, count=300, keep=6, gabor_fits=1)
+    for seed in (0, 1):
+        sets = neuro.natural_image_filters(config, seed)
+        assert {k: v.shape for k, v in sets.items()} == dict.fromkeys(sets, (6, 36))
+    draws = seeds_seen["patches"] + seeds_seen["ica"]
+    assert len(set(draws)) == 4  # runs 0 and 1 share no stream
+
+
 def test_experiment_functions_return_their_records():
     digits = neuro.digits_run(neuro.DigitsConfig(hidden=32, steps=8, epochs=3, n_train=300), seed=0)
     assert set(digits) == {"test_accuracy", "spike_rate"} and 0.3 < digits["test_accuracy"] <= 1.0  # chance: 0.1
@@ -478,12 +558,17 @@ def test_the_registered_neuroscience_experiments_run_a_tiny_config_through_a_swe
     from deepref import reproduce
 
     registered = {e.name: e for e in reproduce.experiments("neuroscience")}
-    assert set(registered) == {"snn_digits", "hopfield_capacity", "hopfield_capacity_1600"}
+    assert set(registered) == {"snn_digits", "hopfield_capacity", "hopfield_capacity_1600", "receptive_fields"}
     tiny = {"snn_digits": replace(registered["snn_digits"].small[0], hidden=8, steps=4, epochs=1, n_train=200),
-            "hopfield_capacity": replace(registered["hopfield_capacity"].small[0], n=40)}
+            "hopfield_capacity": replace(registered["hopfield_capacity"].small[0], n=40),
+            "receptive_fields": replace(registered["receptive_fields"].small[0], size=6, count=400, keep=8,
+                                        gabor_fits=2)}
     for name, config in tiny.items():
         runs = sweeps.grid(name, registered[name].function, [config], [0])
         result = sweeps.run_sweep(runs, tmp_path / name, executor=sweeps.SerialExecutor(), progress=False)
         (row,) = result.rows
         assert row["status"] == "ok", row.get("error")
-        assert 0.0 <= float(row["result"][registered[name].metric]) <= 1.0
+        value = row["result"]
+        for key in registered[name].metric.split("."):
+            value = value[key]
+        assert 0.0 <= float(value) <= 1.0

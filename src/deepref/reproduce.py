@@ -40,7 +40,13 @@ from .lm.experiments import (
     SkipGramConfig,
     WordCharConfig,
 )
-from .neuro.experiments import HOPFIELD_FULL_LOADS, HOPFIELD_LOADS, DigitsConfig, HopfieldConfig
+from .neuro.experiments import (
+    HOPFIELD_FULL_LOADS,
+    HOPFIELD_LOADS,
+    DigitsConfig,
+    HopfieldConfig,
+    ReceptiveFieldConfig,
+)
 from .optimization.experiments import practice_project_grid, softmax_regression_grid
 from .rl.experiments import DQN_SOLVE, DQN_VARIANTS, NO_TARGET_SLOW, DQNRunConfig, LearnerConfig
 from .rl.pg import ALGORITHMS as _PG_LEARNERS
@@ -220,6 +226,14 @@ CHAPTERS: dict[str, tuple[Experiment, ...]] = {
             tuple(HopfieldConfig(n=1600, load=a) for a in HOPFIELD_FULL_LOADS if a <= 0.22), tuple(range(5)),
             metric="retrieved_fraction", cpu_seconds=6.0, full_cpu_seconds=350.0,
             timing="estimated from one seed of each config"),
+        Experiment(
+            "receptive_fields", "deepref.neuro.experiments:receptive_field_run",
+            "FastICA on 10 x 10 patches of scikit-learn's two photographs against PCA and random filters, and "
+            "the energy model built from the ICA Gabors that form quadrature pairs; the book: one draw of the "
+            "patches and of ICA's start; full: 20 draws",
+            (ReceptiveFieldConfig(),), (0,), (ReceptiveFieldConfig(),), tuple(range(20)),
+            metric="ICA filters.orientation selectivity", cpu_seconds=17.0, full_cpu_seconds=251.0,
+            timing="measured"),
     ),
     "deep_rl": (
         Experiment(

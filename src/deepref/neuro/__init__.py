@@ -30,8 +30,11 @@ from .experiments import (
     HOPFIELD_LOADS,
     DigitsConfig,
     HopfieldConfig,
+    ReceptiveFieldConfig,
     digits_run,
     hopfield_retrieval_run,
+    natural_image_filters,
+    receptive_field_run,
 )
 from .networks import (
     CUBAParameters,
@@ -86,13 +89,19 @@ from .plasticity import (
 from .receptive_fields import (
     GaborFit,
     Whitening,
+    energy_model_responses,
+    energy_model_survey,
+    envelope_leakage,
     fast_ica,
     fit_gabor,
+    forms_quadrature_pair,
     gabor,
     grating_responses,
     image_patches,
+    modulation,
     orientation_selectivity,
     pca_whitening,
+    receptive_field_measures,
     spatial_extent,
     symmetric_decorrelation,
 )

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
-from ..backend import asarray, current_namespace, default_rng
+from ..backend import asarray, current_namespace, default_rng, to_numpy
 from ..optim import Adam
 from ..seeds import spawn_seeds
 from ..train import evaluate, fit
 from ..validation import check_choice, check_count, check_in_range, check_positive
 from .networks import hopfield_overlaps, hopfield_recall, hopfield_weights
+from .receptive_fields import (
+    energy_model_survey,
+    fast_ica,
+    fit_gabor,
+    image_patches,
+    pca_whitening,
+    receptive_field_measures,
+)
 from .surrogate import SpikingClassifier, rate_encode
 
 
@@ -141,3 +149,88 @@ def hopfield_retrieval_run(config: HopfieldConfig, seed) -> dict:
     overlaps = hopfield_overlaps(final, patterns)
     xp = current_namespace()
     return {"retrieved_fraction": float(xp.mean(xp.astype(overlaps > config.overlap, overlaps.dtype)))}
+
+
+@dataclass(frozen=True)
+class ReceptiveFieldConfig:
+    """FastICA on patches of scikit-learn's two sample photographs, and the measures of its filters.
+
+    Attributes
+    ----------
+    size : int
+        Patch side, pixels.
+    count : int
+        Patches drawn.
+    keep : int
+        Principal components kept by the whitening, and independent components found.
+    gabor_fits : int
+        Filters of each set with a Gabor fit in the measures (the first ones).
+    leakage : float
+        Largest component of a Gabor's envelope at twice its carrier's
+        frequency for it to count as a quadrature pair
+        (:func:`deepref.neuro.forms_quadrature_pair`).
+    """
+
+    size: int = 10
+    count: int = 20000
+    keep: int = 60
+    gabor_fits: int = 12
+    leakage: float = 0.01
+
+    def __post_init__(self):
+        for name in ("size", "count", "keep", "gabor_fits"):
+            check_count(name, getattr(self, name))
+        check_in_range("keep", self.keep, 1, self.size * self.size)
+        check_in_range("gabor_fits", self.gabor_fits, 1, self.keep)
+        check_in_range("leakage", self.leakage, 0.0, 1.0, closed="right")
+
+
+def natural_image_filters(config: ReceptiveFieldConfig, seed) -> dict:
+    """ICA filters of natural-image patches, and two controls, as ``(keep, size * size)`` arrays.
+
+    ``seed`` (an int or a generator) spawns three independent streams: the
+    patches, FastICA's starting matrix and the random control.
+
+    Returns
+    -------
+    dict
+        ``"ICA filters"`` (the unmixing matrix taken back to pixels),
+        ``"PCA components"`` (the whitening's rows: global gratings) and
+        ``"random filters"`` (Gaussian noise).
+    """
+    from sklearn.datasets import load_sample_images
+
+    patch_seed, ica_seed, control_seed = spawn_seeds(seed, 3)
+    photos = [image.mean(axis=2) for image in load_sample_images().images]  # grey
+    patches = image_patches(photos, config.size, config.count, seed=patch_seed)
+    white = pca_whitening(patches, config.keep)
+    unmixing = fast_ica(patches @ white.whiten, config.keep, seed=ica_seed)
+    noise_rng = np.random.default_rng(control_seed)
+    noise = noise_rng.normal(size=(config.keep, config.size**2))
+    return {
+        "ICA filters": unmixing @ white.whiten.T,  # receptive fields in pixel space
+        "PCA components": white.whiten.T,
+        "random filters": asarray(noise, dtype=patches.dtype),
+    }
+
+
+def receptive_field_run(config: ReceptiveFieldConfig, seed) -> dict:
+    """One draw of patches and of FastICA's start: the measures of each filter set, and the energy model.
+
+    Returns
+    -------
+    dict
+        ``{set name: measures}`` (see :func:`deepref.neuro.receptive_field_measures`)
+        for the three sets of :func:`natural_image_filters`, and under
+        ``"energy model"`` the survey of :func:`deepref.neuro.energy_model_survey`
+        over the Gabor fits of all ICA filters.
+    """
+    filter_sets = natural_image_filters(config, seed)
+    record = {}
+    for name, filters in filter_sets.items():
+        record[name], fits = receptive_field_measures(filters, config.size, config.gabor_fits)
+        if name == "ICA filters":
+            rest = to_numpy(filters)[config.gabor_fits:]
+            ica_fits = fits + [fit_gabor(f, config.size, starts=3) for f in rest]
+    record["energy model"] = energy_model_survey(ica_fits, config.size, config.leakage)
+    return record

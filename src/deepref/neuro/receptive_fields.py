@@ -262,3 +262,130 @@ def spatial_extent(filters, size: int):
     mean_r, mean_c = energy @ r, energy @ c
     spread = energy @ (r * r + c * c) - mean_r * mean_r - mean_c * mean_c
     return xp.sqrt(spread)
+
+
+def receptive_field_measures(filters, size: int, fits: int = 12) -> tuple[dict, list[GaborFit]]:
+    """Four medians that say how localised, oriented and Gabor-like a set of filters is.
+
+    Parameters
+    ----------
+    filters : (F, size * size) array
+    size : int
+    fits : int
+        Gabor fits (SciPy, on the host) are made to the first ``fits`` filters;
+        the orientation index and the energy spread use every filter.
+
+    Returns
+    -------
+    measures : dict
+        ``"orientation selectivity"`` (median of :func:`orientation_selectivity`),
+        ``"Gabor fit R^2"`` (median variance explained by the best Gabor),
+        ``"Gabor envelope (px)"`` (median geometric mean of the fitted widths)
+        and ``"energy spread (px)"`` (median of :func:`spatial_extent`).
+    gabor_fits : list of GaborFit
+        The fits, in the order of the filters.
+    """
+    check_ndim("filters", filters, 2, "(F, size * size)")
+    check_count("fits", fits)
+    responses, _ = grating_responses(filters, size)
+    gabor_fits = [fit_gabor(f, size, starts=3) for f in to_numpy(filters)[:fits]]
+    measures = {
+        "orientation selectivity": float(np.median(to_numpy(orientation_selectivity(responses)))),
+        "Gabor fit R^2": float(np.median([f.r2 for f in gabor_fits])),
+        "Gabor envelope (px)": float(np.median([math.sqrt(f.params[3] * f.params[4]) for f in gabor_fits])),
+        "energy spread (px)": float(np.median(to_numpy(spatial_extent(filters, size)))),
+    }
+    return measures, gabor_fits
+
+
+def modulation(response) -> float:
+    """``(max - min) / (max + min)`` of a non-negative response over a stimulus' phase.
+
+    0 for a response that does not change, 1 for one that falls to zero.
+    """
+    response = to_numpy(response)
+    return float((response.max() - response.min()) / (response.max() + response.min()))
+
+
+def energy_model_responses(params, size: int, phases: int = 32) -> tuple:
+    """A simple cell and an energy-model complex cell driven by a drifting grating.
+
+    The simple cell is the Gabor ``params`` (see :func:`gabor`), rectified
+    (a firing rate); the complex cell squares and sums the responses of that
+    Gabor and of its copy shifted by 90 degrees (Adelson & Bergen 1985). The
+    grating has the Gabor's orientation and frequency and moves through
+    ``phases`` phases of one cycle.
+
+    Returns
+    -------
+    simple, complex_cell : (phases,) host arrays
+    """
+    check_count("phases", phases)
+    params = np.asarray(params, dtype=float)
+    even = gabor(params, size)
+    odd = gabor(np.r_[params[:7], params[7] + np.pi / 2], size)
+    x0, y0, theta, frequency = params[1], params[2], params[5], params[6]
+    rows, cols = np.mgrid[0:size, 0:size]
+    along = ((cols - x0) * np.cos(theta) + (rows - y0) * np.sin(theta)).ravel()
+    shifts = np.linspace(0, 2 * np.pi, phases, endpoint=False)
+    # (phases, size * size): one grating per phase
+    gratings = np.cos(2 * np.pi * frequency * along + shifts[:, None])
+    simple = np.clip(gratings @ even, 0.0, None)
+    complex_cell = (gratings @ even) ** 2 + (gratings @ odd) ** 2
+    return simple, complex_cell
+
+
+def envelope_leakage(params, size: int) -> float:
+    """``|B| / A``: a Gabor's envelope at twice its carrier's wave vector, relative to its sum, on the patch.
+
+    With envelope ``G`` and carrier wave vector ``k``, the complex cell of
+    :func:`energy_model_responses` is ``|A + B e^(2ip)|^2 / 4`` at grating
+    phase ``p``, where ``A = sum G`` and ``B = sum G e^(2i k.x)`` over the
+    patch's pixels, so its modulation is ``2 L / (1 + L^2)`` with
+    ``L = |B| / A``. ``L`` is small for an envelope wide enough for its
+    carrier, and grows where the patch's edge cuts the envelope off or where
+    the pixel grid folds twice the carrier's frequency back to near zero.
+    """
+    _, x0, y0, sigma_x, sigma_y, theta, frequency, _ = np.asarray(params, dtype=float)
+    no_carrier = [1.0, x0, y0, sigma_x, sigma_y, theta, 0.0, 0.0]
+    envelope = gabor(no_carrier, size)
+    rows, cols = np.mgrid[0:size, 0:size]
+    along = ((cols - x0) * np.cos(theta) + (rows - y0) * np.sin(theta)).ravel()
+    twice_the_carrier = np.exp(2j * 2 * np.pi * frequency * along)
+    return float(abs(envelope @ twice_the_carrier) / envelope.sum())
+
+
+def forms_quadrature_pair(params, size: int, leakage: float = 0.01) -> bool:
+    """Whether the Gabor ``params`` and its 90-degree copy make a near-exact quadrature pair on the patch.
+
+    True where :func:`envelope_leakage` is at most ``leakage``: the energy
+    model's modulation is then at most about ``2 * leakage``.
+    """
+    return envelope_leakage(params, size) <= leakage
+
+
+def energy_model_survey(gabor_fits, size: int, leakage: float = 0.01) -> dict:
+    """The energy model built from each fitted Gabor: is it a quadrature pair, and how phase-invariant is it.
+
+    Parameters
+    ----------
+    gabor_fits : sequence of GaborFit
+    size : int
+    leakage : float
+        See :func:`forms_quadrature_pair`.
+
+    Returns
+    -------
+    dict
+        One entry per fit in each list: ``"leakage"``
+        (:func:`envelope_leakage`), ``"pair"`` (bool, :func:`forms_quadrature_pair`), ``"simple_modulation"`` and
+        ``"complex_modulation"`` (:func:`modulation` of the two responses of
+        :func:`energy_model_responses`).
+    """
+    cells = [energy_model_responses(fitted.params, size) for fitted in gabor_fits]
+    return {
+        "leakage": [envelope_leakage(fitted.params, size) for fitted in gabor_fits],
+        "pair": [forms_quadrature_pair(fitted.params, size, leakage) for fitted in gabor_fits],
+        "simple_modulation": [modulation(simple) for simple, _ in cells],
+        "complex_modulation": [modulation(complex_cell) for _, complex_cell in cells],
+    }
