@@ -1,14 +1,16 @@
 """Execution time of each chapter of the book.
 
-By default the times come from the execution cache of the last book build
-(``build/.jupyter_cache``, written by ``nox -s docs``), so the benchmark run
-stays short. With ``--book`` every chapter is executed here, one after the
-other, in a fresh kernel, and its CPU time (user + system of the kernel) and
-wall time are measured; that takes as long as the book build itself.
+By default the times come from the last book build: ``nox -s docs`` writes
+each page's execution time to ``build/execution_times.json``
+(``conf/_ext/exectimes.py``), so the benchmark run stays short. With
+``--book`` every chapter is executed here, one after the other, in a fresh
+kernel, and its CPU time (user + system of the kernel) and wall time are
+measured; that takes as long as the book build itself.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 import resource
 import subprocess
@@ -16,7 +18,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CACHE = ROOT / "build" / ".jupyter_cache"
+RECORD = ROOT / "build" / "execution_times.json"
 BUDGET_CPU_S = 60.0  # the per-chapter aim (90 s on an idle 2-core machine is the limit)
 
 
@@ -45,19 +47,20 @@ def _execute(path: pathlib.Path) -> tuple[float, float]:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def _from_cache() -> dict[str, float]:
-    try:
-        from jupyter_cache import get_cache
-    except ImportError:
+def _from_last_build() -> dict[str, float]:
+    """Seconds per chapter from the last book build's record (a split chapter: its pages' total).
+
+    Only pages that exist now are counted, so a record from before a chapter was
+    split or renamed adds nothing stale.
+    """
+    if not RECORD.exists():
         return {}
-    if not CACHE.exists():
-        return {}
-    times = {}
-    for record in get_cache(CACHE).list_cache_records():
-        seconds = (record.data or {}).get("execution_seconds")
-        if seconds is not None:
-            chapter = _chapter_of(pathlib.Path(record.uri).resolve())
-            times[chapter] = times.get(chapter, 0.0) + float(seconds)  # a split chapter: its pages' total
+    pages = {str(p.relative_to(ROOT / "book").with_suffix("")): p for p in _chapters()}
+    times: dict[str, float] = {}
+    for docname, seconds in json.loads(RECORD.read_text()).items():
+        if docname in pages:
+            chapter = _chapter_of(pages[docname])
+            times[chapter] = times.get(chapter, 0.0) + float(seconds)
     return times
 
 
@@ -72,8 +75,9 @@ def chapter_times(execute: bool) -> tuple[list[dict], str]:
         rows = [{"chapter": name, "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "within_aim": cpu <= BUDGET_CPU_S}
                 for name, (cpu, wall) in sorted(totals.items())]
         return rows, f"executed here, one chapter at a time (aim: <= {BUDGET_CPU_S:.0f} s CPU each)"
-    cached = _from_cache()
-    if not cached:
-        return [], "no execution cache found (build the book with `nox -s docs`, or pass --book)"
-    rows = [{"chapter": name, "wall_s": round(seconds, 1)} for name, seconds in sorted(cached.items())]
-    return rows, f"execution times recorded by the last book build in {CACHE.relative_to(ROOT)}"
+    recorded = _from_last_build()
+    if not recorded:
+        return [], f"no {RECORD.relative_to(ROOT)} (build the book with `nox -s docs`, or pass --book)"
+    rows = [{"chapter": name, "wall_s": round(seconds, 1)} for name, seconds in sorted(recorded.items())]
+    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(RECORD.stat().st_mtime))
+    return rows, f"execution times of the book build of {built}, from {RECORD.relative_to(ROOT)}"

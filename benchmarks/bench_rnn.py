@@ -55,12 +55,22 @@ def recurrent(ctx, kind: str, hidden: int, dtype: str, n=20, steps=35, input_siz
 
     target = 1.1 if (kind == "lstm" and dtype == "float32") else 1.0
     return Case(f"{kind.upper()} fwd+bwd", f"{n}x{steps}x{input_size}, H {hidden}", dtype, setup, target=target,
-                note="torch runs the whole layer in oneDNN's RNN primitive (aten::mkldnn_rnn_layer); "
-                     "our LSTM runs about 15 NumPy calls per step forward and 20 backward into "
-                     "preallocated buffers (deepref.kernels.numpy_recurrent); its matrix products alone (OpenBLAS, "
-                     "one thread, the recurrent ones cut into small-kernel blocks) take about 14.3 of "
-                     "its 17.6 ms at H 200 (torch's whole fwd+bwd: 16.4) and 98 of 107 ms at H 650 "
-                     "(torch: 100)")
+                note=RECURRENT_NOTES[kind])
+
+
+_ONEDNN = "torch runs the whole layer in oneDNN's RNN primitive (aten::mkldnn_rnn_layer); "
+RECURRENT_NOTES = {
+    "lstm": _ONEDNN + "our LSTM runs about 15 NumPy calls per step forward and 20 backward into preallocated "
+                      "buffers (deepref.kernels.numpy_recurrent); its matrix products alone (OpenBLAS, one thread, "
+                      "the recurrent ones cut into small-kernel blocks) take about 14.3 of its 17.6 ms at H 200 "
+                      "(torch's whole fwd+bwd: 16.4) and 98 of 107 ms at H 650 (torch: 100)",
+    "gru": _ONEDNN + "ours is the specification (deepref.rnn.layers.sequence_forward, no registered NumPy "
+                     "kernel): one matrix product for the inputs of all steps, then per step one recurrent "
+                     "product for the three gate blocks and the gates' elementwise NumPy calls",
+    "rnn": _ONEDNN + "ours is the specification (deepref.rnn.layers.sequence_forward, no registered NumPy "
+                     "kernel): one matrix product for the inputs of all steps, then per step one recurrent "
+                     "product, a bias and a tanh",
+}
 
 
 def lm_step(ctx, dtype, vocab=10_000, width=200, n=20, steps=35):

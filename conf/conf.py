@@ -43,7 +43,7 @@ copyright = "2026, The deepref authors"
 release = "0.1.0"
 
 # Local extensions (conf/_ext): the API appendix, the presentation of code and
-# glued numbers, the bibliography style.
+# glued numbers, the bibliography style, the pages' execution times.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
 extensions = [
@@ -58,6 +58,7 @@ extensions = [
     "apiref",
     "bibstyle",
     "presentation",
+    "exectimes",
 ]
 
 root_doc = "index"

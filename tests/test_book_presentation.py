@@ -396,3 +396,33 @@ def test_api_appendix_has_a_page_for_every_module_and_an_entry_for_every_public_
     assert "Linear" in apiref.public_names(deepref.nn)  # re-exported names are the package's
     assert "deepref.nn.init" in documented  # a namespace of its own gets its own page
     assert "deepref.nn.linear" not in documented  # a source file of re-exported names does not
+
+
+def test_each_pages_execution_time_is_recorded_and_summed_per_chapter(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import exectimes
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_book
+
+    env = SimpleNamespace(nb_metadata={
+        "optimization/sgd": {"exec_data": {"runtime": 3.5, "succeeded": True}},
+        "optimization/momentum": {"exec_data": {"runtime": 2.25, "succeeded": True}},
+        "intro": {"exec_data": {"runtime": 1.0, "succeeded": True}},
+        "practice": {"exec_data": {"runtime": 9.0, "succeeded": False}},  # a failed run has no time
+        "bibliography": {},  # not a notebook
+    })
+    times = exectimes.execution_times(env)
+    assert times == {"intro": 1.0, "optimization/momentum": 2.25, "optimization/sgd": 3.5}
+    outdir = tmp_path / "html"
+    outdir.mkdir()
+    exectimes.write_execution_times(SimpleNamespace(env=env, outdir=str(outdir)), None)
+    record = tmp_path / exectimes.FILE_NAME
+    assert record.exists()
+    # the benchmark sums a chapter's pages and leaves out a page that no longer exists
+    existing = {p.stem for p in (BOOK / "optimization").glob("*.md")}
+    page = sorted(existing)[0]
+    record.write_text(f'{{"optimization/{page}": 3.5, "optimization/no-such-page": 99.0, "intro": 1.0}}')
+    monkeypatch.setattr(bench_book, "RECORD", record)
+    assert bench_book._from_last_build() == {"intro": 1.0, "optimization": 3.5}
