@@ -125,6 +125,9 @@ def current_namespace() -> ModuleType:
     return _current_xp
 
 
+_SCALARS = (int, float, complex, bool)
+
+
 def get_namespace(*arrays) -> ModuleType:
     """Array namespace of ``arrays`` (``None`` and Python scalars are ignored).
 
@@ -136,16 +139,20 @@ def get_namespace(*arrays) -> ModuleType:
     (on array-api-strict it resets the library's flags on every call), and
     deepref asks for the namespace in every forward and backward.
     """
-    present = [a for a in arrays if a is not None and not isinstance(a, (int, float, complex, bool))]
-    if not present:
+    kind = None
+    for a in arrays:
+        if a is None or isinstance(a, _SCALARS):
+            continue
+        if kind is None:
+            kind = type(a)
+        elif type(a) is not kind:  # two array types: array_api_compat says whether they mix
+            return _array_namespace([a for a in arrays if a is not None and not isinstance(a, _SCALARS)])
+    if kind is None:
         return current_namespace()
-    kind = type(present[0])
-    if all(type(a) is kind for a in present[1:]):
-        xp = _NAMESPACE_OF_TYPE.get(kind)
-        if xp is None:
-            xp = _NAMESPACE_OF_TYPE[kind] = _array_namespace(present)
-        return xp
-    return _array_namespace(present)
+    xp = _NAMESPACE_OF_TYPE.get(kind)
+    if xp is None:
+        xp = _NAMESPACE_OF_TYPE[kind] = _array_namespace([a for a in arrays if type(a) is kind])
+    return xp
 
 
 _NAMESPACE_OF_TYPE: dict[type, ModuleType] = {}

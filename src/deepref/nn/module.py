@@ -54,6 +54,15 @@ class Parameter:
         return f"Parameter(shape={self.shape}, dtype={self.data.dtype})"
 
 
+def _first_parameter(module: Module) -> Parameter | None:
+    """``module.parameters()[0]`` without listing them all (``None`` for a module without parameters)."""
+    for value in module.__dict__.get("_children", {}).values():
+        found = value if isinstance(value, Parameter) else _first_parameter(value)
+        if found is not None:
+            return found
+    return None
+
+
 def check_inputs(module: Module, *inputs) -> None:
     """Raise ``TypeError`` unless the array ``inputs`` have ``module``'s backend and floating dtype.
 
@@ -62,11 +71,11 @@ def check_inputs(module: Module, *inputs) -> None:
     silently promoted. Integer inputs (class labels, token ids) and
     non-arrays pass; a module without parameters accepts anything.
     """
-    params = module.parameters()
     arrays = [a for a in inputs if hasattr(a, "shape") and hasattr(a, "dtype")]
-    if not params or not arrays:
+    first = _first_parameter(module) if arrays else None
+    if first is None:
         return
-    weight = params[0].data
+    weight = first.data
     get_namespace(weight, *arrays)  # a clear TypeError when backends are mixed
     for x in arrays:
         if is_floating_array(x) and x.dtype != weight.dtype:
