@@ -506,6 +506,8 @@ def test_the_energy_model_is_phase_invariant_only_for_a_quadrature_pair():
     assert survey["complex_modulation"][0] < 0.01 < 0.5 < survey["complex_modulation"][1]
     with pytest.raises(ValueError, match="phases"):
         neuro.energy_model_responses(centred, size, phases=0)
+    with pytest.raises(ValueError, match="8 numbers"):
+        neuro.envelope_leakage(centred[:7], size)
 
 
 def test_receptive_field_config_checks_itself_and_draws_independent_streams(monkeypatch):

@@ -96,6 +96,7 @@ from .receptive_fields import (
     fit_gabor,
     forms_quadrature_pair,
     gabor,
+    gabor_parameters,
     grating_responses,
     image_patches,
     modulation,

@@ -185,6 +185,15 @@ def orientation_selectivity(responses):
     return xp.sqrt(real * real + imag * imag) / xp.sum(responses, axis=1)
 
 
+def gabor_parameters(params) -> np.ndarray:
+    """``params`` as 8 floats (see :func:`gabor`); ``ValueError`` naming what was expected otherwise."""
+    values = np.asarray(params, dtype=float)
+    if values.shape != (8,):
+        raise ValueError("Gabor parameters must be 8 numbers (amplitude, x0, y0, sigma_x, sigma_y, theta, "
+                         f"frequency, phase), got shape {values.shape}")
+    return values
+
+
 def gabor(params, size: int) -> np.ndarray:
     """A Gabor function on a ``size`` x ``size`` grid (host array, flattened).
 
@@ -193,7 +202,7 @@ def gabor(params, size: int) -> np.ndarray:
     a Gaussian envelope centred at ``(x0, y0)`` with widths ``sigma_x`` (along
     ``theta``) and ``sigma_y`` (across), in pixels.
     """
-    amplitude, x0, y0, sigma_x, sigma_y, theta, frequency, phase = params
+    amplitude, x0, y0, sigma_x, sigma_y, theta, frequency, phase = gabor_parameters(params)
     rows, cols = np.mgrid[0:size, 0:size]
     along = (cols - x0) * np.cos(theta) + (rows - y0) * np.sin(theta)
     across = -(cols - x0) * np.sin(theta) + (rows - y0) * np.cos(theta)
@@ -321,7 +330,7 @@ def energy_model_responses(params, size: int, phases: int = 32) -> tuple:
     simple, complex_cell : (phases,) host arrays
     """
     check_count("phases", phases)
-    params = np.asarray(params, dtype=float)
+    params = gabor_parameters(params)
     even = gabor(params, size)
     odd = gabor(np.r_[params[:7], params[7] + np.pi / 2], size)
     x0, y0, theta, frequency = params[1], params[2], params[5], params[6]
@@ -346,7 +355,7 @@ def envelope_leakage(params, size: int) -> float:
     carrier, and grows where the patch's edge cuts the envelope off or where
     the pixel grid folds twice the carrier's frequency back to near zero.
     """
-    _, x0, y0, sigma_x, sigma_y, theta, frequency, _ = np.asarray(params, dtype=float)
+    _, x0, y0, sigma_x, sigma_y, theta, frequency, _ = gabor_parameters(params)
     no_carrier = [1.0, x0, y0, sigma_x, sigma_y, theta, 0.0, 0.0]
     envelope = gabor(no_carrier, size)
     rows, cols = np.mgrid[0:size, 0:size]
